@@ -16,6 +16,15 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }    // namespace
 
+double scaling_log_det(std::int64_t num_particles, const std::vector<double> &box_from,
+                       const std::vector<double> &box_to)
+{
+  double per_particle = 0.0;
+  const std::size_t d = std::min(box_from.size(), box_to.size());
+  for (std::size_t k = 0; k < d; ++k) per_particle += std::log(box_to[k] / box_from[k]);
+  return static_cast<double>(num_particles) * per_particle;
+}
+
 double log_sum_exp(const double *values, std::size_t n)
 {
   double top = -kInf;

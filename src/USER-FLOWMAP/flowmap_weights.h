@@ -23,6 +23,12 @@ inline double log_weight(double beta_from, double energy_from, double beta_to, d
   return -beta_to * energy_to + beta_from * energy_from + log_det_jacobian;
 }
 
+// log|det J| of the isotropic (per-axis) scaling x -> x * L_to / L_from of all N particles of a
+// periodic configuration: N * sum_k log(L_to,k / L_from,k). Together with the reference
+// particle's translation this is the exact Jacobian of the identity baseline between densities.
+double scaling_log_det(std::int64_t num_particles, const std::vector<double> &box_from,
+                       const std::vector<double> &box_to);
+
 // log(sum_i exp(v_i)); -inf entries contribute zero weight, an empty or all -inf input gives -inf.
 double log_sum_exp(const double *values, std::size_t n);
 inline double log_sum_exp(const std::vector<double> &values)

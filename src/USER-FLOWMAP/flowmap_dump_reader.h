@@ -1,0 +1,57 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   USER-FLOWMAP: frames from LAMMPS text dump files.
+
+   Target (or source) frames for the NLL loss and for the B -> A direction come from
+   ordinary `dump atom` / `dump custom` files of another run. The reader needs an `id` column
+   and one set of coordinates (x y z, xs ys zs, xu yu zu or xsu ysu zsu); frames are returned
+   ordered by atom ID. Only orthogonal boxes are read.
+------------------------------------------------------------------------- */
+
+#ifndef FLOWMAP_DUMP_READER_H
+#define FLOWMAP_DUMP_READER_H
+
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace flowmap {
+
+class DumpFormatError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct DumpFrame {
+  std::int64_t timestep = 0;
+  double box_lo[3] = {0, 0, 0}, box_hi[3] = {0, 0, 0};
+  std::vector<double> positions;    // N * dimension, ordered by atom ID
+};
+
+class DumpReader {
+ public:
+  // dimension: how many coordinates per atom to keep (2 or 3).
+  DumpReader(const std::string &path, int dimension);
+  ~DumpReader();
+  DumpReader(const DumpReader &) = delete;
+  DumpReader &operator=(const DumpReader &) = delete;
+
+  // Reads the next frame; false at the end of the file. Throws DumpFormatError naming the
+  // file and line for anything it cannot use.
+  bool next(DumpFrame &frame);
+
+ private:
+  bool read_line(std::string &line);
+  [[noreturn]] void fail(const std::string &what) const;
+
+  std::string path_;
+  int dimension_;
+  std::FILE *file_ = nullptr;
+  std::int64_t line_number_ = 0;
+  std::vector<char> buffer_;
+};
+
+}    // namespace flowmap
+
+#endif

@@ -1,0 +1,92 @@
+// Frames from LAMMPS text dumps: column layouts, scaled coordinates, ordering by ID, errors.
+#include "flowmap_dump_reader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+using flowmap::DumpFormatError;
+using flowmap::DumpFrame;
+using flowmap::DumpReader;
+
+namespace {
+std::string write_file(const std::string &name, const std::string &text)
+{
+  std::ofstream(name) << text;
+  return name;
+}
+
+const char *kHeader = "ITEM: TIMESTEP\n%d\nITEM: NUMBER OF ATOMS\n3\n"
+                      "ITEM: BOX BOUNDS pp pp pp\n-1.0 3.0\n0.0 2.0\n-0.5 0.5\n";
+
+std::string header(int step)
+{
+  char buf[256];
+  std::snprintf(buf, sizeof buf, kHeader, step);
+  return buf;
+}
+}    // namespace
+
+TEST(DumpReader, ReadsCustomColumnsOrderedById)
+{
+  const auto path = write_file("custom.dump",
+                               header(100) + "ITEM: ATOMS type id y x z\n"
+                                             "1 3 0.3 2.5 0\n1 1 0.1 -0.5 0\n2 2 0.2 1.5 0\n" +
+                                   header(200) + "ITEM: ATOMS id type x y z\n"
+                                                 "2 1 7 8 0\n1 1 5 6 0\n3 1 9 10 0\n");
+  DumpReader reader(path, 2);
+  DumpFrame frame;
+  ASSERT_TRUE(reader.next(frame));
+  EXPECT_EQ(frame.timestep, 100);
+  EXPECT_EQ(frame.positions, (std::vector<double>{-0.5, 0.1, 1.5, 0.2, 2.5, 0.3}));
+  EXPECT_DOUBLE_EQ(frame.box_hi[0] - frame.box_lo[0], 4.0);
+  ASSERT_TRUE(reader.next(frame));
+  EXPECT_EQ(frame.timestep, 200);
+  EXPECT_EQ(frame.positions, (std::vector<double>{5, 6, 7, 8, 9, 10}));
+  EXPECT_FALSE(reader.next(frame));
+}
+
+TEST(DumpReader, ConvertsScaledCoordinates)
+{
+  const auto path = write_file("scaled.dump", header(0) + "ITEM: ATOMS id type xs ys zs\n"
+                                                          "1 1 0.25 0.5 0.5\n"
+                                                          "2 1 0.0 1.0 0.5\n"
+                                                          "3 1 0.5 0.0 0.5\n");
+  DumpReader reader(path, 3);
+  DumpFrame frame;
+  ASSERT_TRUE(reader.next(frame));
+  // x = lo + s (hi - lo): box x [-1, 3], y [0, 2], z [-0.5, 0.5]
+  EXPECT_EQ(frame.positions, (std::vector<double>{0.0, 1.0, 0.0, -1.0, 2.0, 0.0, 1.0, 0.0, 0.0}));
+}
+
+TEST(DumpReader, ErrorsNameTheProblem)
+{
+  DumpFrame frame;
+  auto expect_error = [&](const std::string &text, const std::string &needle) {
+    const auto path = write_file("bad.dump", text);
+    try {
+      DumpReader reader(path, 2);
+      while (reader.next(frame)) {}
+      ADD_FAILURE() << "no error for: " << needle;
+    } catch (const DumpFormatError &e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr(needle));
+    }
+  };
+  expect_error(header(0) + "ITEM: ATOMS type x y z\n1 0 0 0\n1 0 0 0\n1 0 0 0\n", "no 'id' column");
+  expect_error(header(0) + "ITEM: ATOMS id type z\n1 1 0\n2 1 0\n3 1 0\n", "coordinate columns");
+  expect_error(header(0) + "ITEM: ATOMS id x y\n1 0 0\n1 0 0\n3 0 0\n", "appears twice");
+  expect_error(header(0) + "ITEM: ATOMS id x y\n1 0 0\n2 0 0\n", "ends inside the atoms");
+  expect_error(header(0) + "ITEM: ATOMS id x y\n1 0 0\n2 0\n3 0 0\n", "has 2 values");
+  expect_error("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1\nITEM: BOX BOUNDS xy xz yz pp pp pp\n"
+               "0 1 0\n0 1 0\n0 1 0\nITEM: ATOMS id x y\n1 0 0\n",
+               "triclinic");
+  expect_error("hello\n", "expected 'ITEM: TIMESTEP'");
+  try {
+    DumpReader reader("does-not-exist.dump", 2);
+    ADD_FAILURE() << "opened a missing file";
+  } catch (const DumpFormatError &e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("cannot open dump file does-not-exist.dump"));
+  }
+}

@@ -18,7 +18,8 @@ double statistical_inefficiency(const std::vector<double> &series, double window
   double variance = 0.0;
   for (double x : series) variance += (x - mean) * (x - mean);
   variance /= static_cast<double>(n);
-  if (variance <= 0.0) return 1.0;
+  // A constant series leaves only rounding noise in the variance.
+  if (variance <= 1e-24 * std::max(mean * mean, 1e-300)) return 1.0;
 
   // Direct O(n * window) sum: the window stops the loop long before n for any series whose
   // correlation time is short compared with its length, which is the only useful case.

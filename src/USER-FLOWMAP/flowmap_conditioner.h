@@ -1,0 +1,47 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   USER-FLOWMAP: the permutation-equivariant conditioner of one coupling (METHOD.md section 5).
+
+   Per particle: circular features cos(k pi u), sin(k pi u), k = 1..F, of the conditioning
+   components -> linear embedding -> transformer encoder layers (self-attention over the
+   particles of a configuration, no positional encoding) -> linear head giving the 3K raw
+   spline parameters of that particle's transformed component. The head starts at zero, so
+   a fresh coupling is the identity.
+------------------------------------------------------------------------- */
+
+#ifndef FLOWMAP_CONDITIONER_H
+#define FLOWMAP_CONDITIONER_H
+
+#include "flowmap_encoder.h"
+#include "flowmap_flow_options.h"
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace flowmap {
+
+class ConditionerImpl : public torch::nn::Module {
+ public:
+  // inputs: number of conditioning components (d - 1).
+  ConditionerImpl(std::int64_t inputs, const FlowOptions &options);
+
+  // u [B, P, inputs] -> raw spline parameters [B, P, 3K]
+  torch::Tensor forward(const torch::Tensor &u);
+
+  // Circular features [B, P, 2 F inputs], the embedding input (exposed for the benchmark).
+  torch::Tensor features(const torch::Tensor &u) const;
+
+  torch::nn::Linear embed() const { return embed_; }
+  const std::vector<EncoderLayer> &layers() const { return layers_; }
+  torch::nn::Linear head() const { return head_; }
+
+ private:
+  std::int64_t frequencies_;
+  torch::nn::Linear embed_{nullptr}, head_{nullptr};
+  std::vector<EncoderLayer> layers_;
+};
+TORCH_MODULE(Conditioner);
+
+}    // namespace flowmap
+
+#endif

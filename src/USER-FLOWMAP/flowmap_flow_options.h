@@ -1,0 +1,59 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   USER-FLOWMAP: every size of the flow in one struct (METHOD.md section 5).
+
+   The model file stores all of these, so a loaded flow is rebuilt with exactly the
+   architecture it was trained with.
+------------------------------------------------------------------------- */
+
+#ifndef FLOWMAP_FLOW_OPTIONS_H
+#define FLOWMAP_FLOW_OPTIONS_H
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flowmap {
+
+struct FlowOptions {
+  std::int64_t num_particles = 32;    // N including the reference particle
+  std::int64_t dimension = 2;         // 2 or 3
+  // The member defaults are the "default" preset (the CPU default, see bench/README.md).
+  std::int64_t blocks = 2;            // each block: 2 shifts and 2d couplings
+  std::int64_t bins = 16;             // K, bins of the circular spline
+  std::int64_t frequencies = 8;       // F, circular features cos/sin(k pi u), k = 1..F
+  std::int64_t embedding = 64;        // width of the transformer
+  std::int64_t heads = 2;
+  std::int64_t layers = 1;            // transformer encoder layers per conditioner
+  std::int64_t feedforward = 128;     // hidden width of the encoder's feed-forward part
+  // Floors that keep every spline bin and knot slope away from zero, so the inverse and the
+  // log-derivative stay finite whatever the conditioner outputs. Bin sizes are in internal
+  // units, where the circle [-1, 1) has length 2.
+  double min_bin_size = 1e-3;
+  double min_derivative = 1e-3;
+  torch::Dtype dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;
+
+  // "published" (METHOD.md section 5, about 6.6 M parameters in 2D with N = 32), "default",
+  // and the cheap "small" and "tiny" for tests. Unknown name: std::invalid_argument.
+  static FlowOptions preset(const std::string &name, std::int64_t num_particles,
+                            std::int64_t dimension);
+  static std::vector<std::string> preset_names();
+
+  // std::invalid_argument naming the first bad field and what it must be.
+  void validate() const;
+
+  // 2D block: [shift, C(x|y), C(y|x), shift, C(y|x), C(x|y)]; 3D: 2 shifts and 6 couplings.
+  std::int64_t couplings_per_block() const { return 2 * dimension; }
+  std::int64_t spline_parameters() const { return 3 * bins; }
+  std::string describe() const;    // one line, for logs
+};
+
+// "float32" / "float64"; std::invalid_argument for anything else.
+std::string dtype_name(torch::Dtype dtype);
+torch::Dtype dtype_from_name(const std::string &name);
+
+}    // namespace flowmap
+
+#endif

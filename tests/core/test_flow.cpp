@@ -1,0 +1,179 @@
+// The flow on the torus: identity at initialisation, invertibility, exact log-determinant,
+// permutation equivariance and periodicity, on flows with randomised parameters.
+#include "flow_test_helpers.h"
+#include "flowmap_flow.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+using namespace flowmap;
+using flowmap_test::max_circular_distance;
+using flowmap_test::randomize_flow;
+using flowmap_test::torus_points;
+
+namespace {
+
+FlowOptions options(const std::string &preset, std::int64_t n, std::int64_t d, torch::Dtype dtype)
+{
+  auto o = FlowOptions::preset(preset, n, d);
+  o.dtype = dtype;
+  return o;
+}
+
+// Full Jacobian of u -> flow(u) for each configuration, by one backward pass per output
+// coordinate (configurations are independent, so summing over the batch is exact). [B, D, D]
+torch::Tensor autograd_jacobian(Flow &flow, const torch::Tensor &u, bool inverse)
+{
+  auto in = u.clone().requires_grad_(true);
+  const auto out = (inverse ? flow->inverse(in) : flow->forward(in)).u.reshape({u.size(0), -1});
+  std::vector<torch::Tensor> rows;
+  for (std::int64_t i = 0; i < out.size(1); ++i) {
+    auto g = torch::autograd::grad({out.select(1, i).sum()}, {in}, {}, true)[0];
+    rows.push_back(g.reshape({u.size(0), -1}));
+  }
+  return torch::stack(rows, 1);
+}
+
+}    // namespace
+
+TEST(Flow, IdentityAtInitialisation)
+{
+  for (const auto &preset : {"default", "published"}) {
+    torch::manual_seed(1);
+    Flow flow(options(preset, 32, 2, torch::kFloat32));
+    const auto u = torus_points(64, 31, 2, torch::kFloat32, 2);
+    torch::NoGradGuard no_grad;
+    for (bool inverse : {false, true}) {
+      const auto r = inverse ? flow->inverse(u) : flow->forward(u);
+      EXPECT_LT(max_circular_distance(r.u, u), 1e-6) << preset;
+      EXPECT_LT(r.log_det.abs().max().item<double>(), 1e-6) << preset;
+    }
+  }
+}
+
+TEST(Flow, InverseUndoesForwardOnRandomisedFlows)
+{
+  struct Case {
+    std::int64_t d;
+    torch::Dtype dtype;
+    double tol;
+  };
+  for (const auto &c : {Case{2, torch::kFloat32, 1e-5}, Case{2, torch::kFloat64, 1e-10},
+                        Case{3, torch::kFloat32, 1e-5}, Case{3, torch::kFloat64, 1e-10}}) {
+    // Raw spline parameters of scale 0.1 already move particles by up to a half box and
+    // give log-determinants of +-10; larger random scales make maps so ill-conditioned
+    // (log-det -100) that float32 round trips lose digits as rounding / slope.
+    Flow flow(options("default", 16, c.d, c.dtype));
+    randomize_flow(flow, 0.1, 3);
+    const auto u = torus_points(128, 15, c.d, c.dtype, 4);
+    torch::NoGradGuard no_grad;
+    const auto f = flow->forward(u);
+    const auto back = flow->inverse(f.u);
+    EXPECT_LT(max_circular_distance(back.u, u), c.tol) << "d " << c.d << " " << c.dtype;
+    const auto g = flow->inverse(u);
+    EXPECT_LT(max_circular_distance(flow->forward(g.u).u, u), c.tol);
+    EXPECT_LT((f.log_det + back.log_det).abs().max().item<double>(), 1e3 * c.tol);
+    EXPECT_GT(max_circular_distance(f.u, u), 0.3);    // far from the identity
+    EXPECT_GT(f.log_det.abs().max().item<double>(), 1.0);
+    EXPECT_TRUE(torch::isfinite(f.log_det).all().item<bool>());
+  }
+}
+
+TEST(Flow, LogDetEqualsAutogradJacobian)
+{
+  for (std::int64_t d : {2, 3}) {
+    Flow flow(options("small", 4, d, torch::kFloat64));
+    randomize_flow(flow, 0.5, 5 + d);
+    const auto u = torus_points(6, 3, d, torch::kFloat64, 6);
+    for (bool inverse : {false, true}) {
+      const auto jac = autograd_jacobian(flow, u, inverse);
+      const auto slogdet = torch::linalg::slogdet(jac);
+      const auto reported = (inverse ? flow->inverse(u) : flow->forward(u)).log_det;
+      EXPECT_TRUE(torch::equal(std::get<0>(slogdet), torch::ones({6}, torch::kFloat64)));
+      EXPECT_LT((std::get<1>(slogdet) - reported).abs().max().item<double>(), 1e-8)
+          << "d " << d << " inverse " << inverse;
+      EXPECT_GT(reported.abs().max().item<double>(), 0.1);
+    }
+  }
+}
+
+TEST(Flow, PermutingParticlesPermutesTheOutput)
+{
+  for (std::int64_t d : {2, 3}) {
+    Flow flow(options("small", 12, d, torch::kFloat64));
+    randomize_flow(flow, 0.1, 7);
+    const auto u = torus_points(8, 11, d, torch::kFloat64, 8);
+    const auto perm = torch::randperm(11, torch::kInt64);
+    torch::NoGradGuard no_grad;
+    for (bool inverse : {false, true}) {
+      const auto a = inverse ? flow->inverse(u) : flow->forward(u);
+      const auto b = inverse ? flow->inverse(u.index_select(1, perm))
+                             : flow->forward(u.index_select(1, perm));
+      // the particle order changes summation orders in attention: rounding only
+      EXPECT_LT(max_circular_distance(b.u, a.u.index_select(1, perm)), 1e-12);
+      EXPECT_LT((a.log_det - b.log_det).abs().max().item<double>(), 1e-10);
+      EXPECT_GT(max_circular_distance(a.u, u), 0.1);
+    }
+  }
+}
+
+TEST(Flow, ShiftingByAPeriodChangesNothing)
+{
+  Flow flow(options("small", 10, 2, torch::kFloat64));
+  randomize_flow(flow, 0.1, 9);
+  const auto u = torus_points(16, 9, 2, torch::kFloat64, 10);
+  const auto periods = torch::randint(-2, 3, {16, 9, 2}).to(torch::kFloat64) * 2.0;
+  torch::NoGradGuard no_grad;
+  const auto a = flow->forward(u);
+  const auto b = flow->forward(u + periods);
+  EXPECT_LT(max_circular_distance(a.u, b.u), 1e-12);
+  EXPECT_LT((a.log_det - b.log_det).abs().max().item<double>(), 1e-11);
+}
+
+TEST(Flow, ParameterCountOfThePublishedNetwork)
+{
+  // 32 couplings of: embedding 16 -> 128 (2176), attention 4 * 128^2 + 4 * 128 (66048),
+  // feed-forward 2 * 128 * 512 + 512 + 128 (131712), two LayerNorms (512), head 128 -> 48
+  // (6192); plus 16 shifts of 2.
+  Flow flow(FlowOptions::preset("published", 32, 2));
+  std::int64_t count = 0;
+  for (const auto &p : flow->parameters()) count += p.numel();
+  EXPECT_EQ(count, 32 * (2176 + 66048 + 131712 + 512 + 6192) + 16 * 2);
+}
+
+TEST(Flow, WrongInputShapeIsRejected)
+{
+  Flow flow(options("tiny", 5, 2, torch::kFloat32));
+  EXPECT_THROW(flow->forward(torch::zeros({3, 5, 2})), std::invalid_argument);
+  EXPECT_THROW(flow->inverse(torch::zeros({3, 4, 3})), std::invalid_argument);
+}
+
+TEST(FlowOptions, PresetsAndValidation)
+{
+  const auto published = FlowOptions::preset("published", 32, 2);
+  EXPECT_EQ(published.blocks, 8);
+  EXPECT_EQ(published.embedding, 128);
+  EXPECT_EQ(published.feedforward, 512);
+  for (const auto &name : FlowOptions::preset_names())
+    EXPECT_NO_THROW(FlowOptions::preset(name, 32, 3).validate()) << name;
+  try {
+    FlowOptions::preset("huge", 32, 2);
+    FAIL() << "unknown preset accepted";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("huge"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("published"), std::string::npos);
+  }
+  auto o = FlowOptions::preset("small", 32, 2);
+  o.embedding = 33;
+  try {
+    o.validate();
+    FAIL() << "embedding not divisible by heads accepted";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("embedding"), std::string::npos);
+  }
+  o = FlowOptions::preset("small", 32, 4);
+  EXPECT_THROW(o.validate(), std::invalid_argument);
+  o = FlowOptions::preset("small", 1, 2);
+  EXPECT_THROW(o.validate(), std::invalid_argument);
+}

@@ -1,0 +1,248 @@
+/* ----------------------------------------------------------------------
+   USER-FLOWMAP: training the flow.
+------------------------------------------------------------------------- */
+
+#include "flowmap_trainer.h"
+
+#include "flowmap_coordinates.h"
+#include "flowmap_energy_function.h"
+#include "flowmap_model.h"
+#include "flowmap_weights.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+namespace flowmap {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start)
+{
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool all_equal(const std::vector<double> &v)
+{
+  for (double x : v)
+    if (x != v.front()) return false;
+  return true;
+}
+
+}    // namespace
+
+Trainer::Trainer(FlowModel &model, EnergyModel &source_energy, EnergyModel &target_energy,
+                 const StatePair &states, const TrainingOptions &options, int rank, int nranks,
+                 Reducer reducer) :
+    model_(model), source_energy_(source_energy), target_energy_(target_energy), states_(states),
+    options_(options), rank_(rank), nranks_(nranks), reducer_(std::move(reducer))
+{
+  if (options_.batch_size < 1) throw std::invalid_argument("batch size must be at least 1");
+  if (options_.learning_rate <= 0.0) throw std::invalid_argument("learning rate must be > 0");
+  if (nranks_ < 1 || rank_ < 0 || rank_ >= nranks_)
+    throw std::invalid_argument("rank must lie in [0, nranks)");
+  parameters_ = model_.flow()->parameters();
+  optimizer_ = std::make_unique<torch::optim::Adam>(
+      parameters_, torch::optim::AdamOptions(options_.learning_rate));
+  // Rotations are symmetries of both ensembles only if both boxes are cubic; reflections
+  // always are.
+  const bool cubic = all_equal(states_.source_box) && all_equal(states_.target_box);
+  symmetries_ = symmetry_group(states_.dimension, cubic);
+  generator_ = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
+}
+
+Trainer::~Trainer() = default;
+
+double Trainer::learning_rate() const
+{
+  if (options_.decay_every <= 0) return options_.learning_rate;
+  return options_.learning_rate *
+      std::pow(options_.decay_factor, static_cast<double>(steps_ / options_.decay_every));
+}
+
+Trainer::Share Trainer::my_share(std::int64_t total) const
+{
+  Share share;
+  share.begin = total * rank_ / nranks_;
+  share.count = total * (rank_ + 1) / nranks_ - share.begin;
+  return share;
+}
+
+void Trainer::reduce(double *data, std::int64_t n) const
+{
+  if (nranks_ > 1 && reducer_) reducer_(data, n);
+}
+
+torch::Tensor Trainer::loss_term(const FramePool &pool, Direction direction, double &time_energy,
+                                 double &time_network)
+{
+  const auto batch = options_.batch_size;
+  const auto n = states_.num_particles;
+  // Every process draws the whole batch, so the generators stay in step across processes.
+  const auto indices = torch::randint(pool.size(), {batch}, generator_, torch::kInt64);
+  torch::Tensor reference = torch::zeros({batch}, torch::kInt64), symmetry;
+  if (options_.augment) {
+    reference = torch::randint(n, {batch}, generator_, torch::kInt64);
+    const auto element = torch::randint(symmetries_.size(0), {batch}, generator_, torch::kInt64);
+    symmetry = symmetries_.index_select(0, element);
+  }
+  const auto share = my_share(batch);
+  if (share.count == 0) return torch::zeros({}, torch::kFloat64);
+
+  const auto x = pool.gather(indices.narrow(0, share.begin, share.count));
+  const auto ref = reference.narrow(0, share.begin, share.count);
+  const auto sym = symmetry.defined() ? symmetry.narrow(0, share.begin, share.count) : symmetry;
+  const bool forward = direction == Direction::forward;
+
+  auto start = std::chrono::steady_clock::now();
+  const auto mapped = forward ? model_.forward(x, ref, sym) : model_.inverse(x, ref, sym);
+  time_network += seconds_since(start);
+
+  start = std::chrono::steady_clock::now();
+  auto &energy_model = forward ? target_energy_ : source_energy_;
+  const auto &box = forward ? states_.target_box : states_.source_box;
+  const double beta = forward ? states_.beta_target : states_.beta_source;
+  const auto energy = potential_energy(energy_model, mapped.positions, box, true);
+  time_energy += seconds_since(start);
+
+  return (beta * energy - mapped.log_det).sum() / static_cast<double>(batch);
+}
+
+StepReport Trainer::step(const FramePool *source_frames, const FramePool *target_frames)
+{
+  const bool use_kld = options_.weight_kld > 0.0 && source_frames && !source_frames->empty();
+  const bool use_nll = options_.weight_nll > 0.0 && target_frames && !target_frames->empty();
+  if (!use_kld && !use_nll)
+    throw std::logic_error("a training step needs frames for a loss term with non-zero weight");
+
+  StepReport report;
+  report.learning_rate = learning_rate();
+  optimizer_->zero_grad();
+
+  torch::Tensor kld = torch::zeros({}, torch::kFloat64), nll = kld;
+  if (use_kld) kld = loss_term(*source_frames, Direction::forward, report.time_energy,
+                               report.time_network);
+  if (use_nll) nll = loss_term(*target_frames, Direction::inverse, report.time_energy,
+                               report.time_network);
+  const auto loss = options_.weight_kld * kld + options_.weight_nll * nll;
+
+  auto start = std::chrono::steady_clock::now();
+  const bool finite_here = std::isfinite(loss.item<double>());
+  if (finite_here && loss.requires_grad()) loss.backward();
+  report.time_network += seconds_since(start);
+
+  // One reduction carries the gradients, both loss terms and the non-finite flag, so every
+  // process takes the same decision and applies the same update.
+  start = std::chrono::steady_clock::now();
+  std::vector<torch::Tensor> flat;
+  flat.reserve(parameters_.size() + 1);
+  for (const auto &p : parameters_)
+    flat.push_back(p.grad().defined() && finite_here
+                       ? p.grad().detach().to(torch::kFloat64).reshape({-1})
+                       : torch::zeros({p.numel()}, torch::kFloat64));
+  flat.push_back(torch::tensor({finite_here ? kld.item<double>() : 0.0,
+                                finite_here ? nll.item<double>() : 0.0, finite_here ? 0.0 : 1.0},
+                               torch::kFloat64));
+  auto buffer = torch::cat(flat).contiguous();
+  reduce(buffer.data_ptr<double>(), buffer.numel());
+  report.time_reduce = seconds_since(start);
+
+  const auto count = buffer.numel();
+  const double *tail = buffer.data_ptr<double>() + count - 3;
+  report.loss_kld = tail[0];
+  report.loss_nll = tail[1];
+  report.loss = options_.weight_kld * tail[0] + options_.weight_nll * tail[1];
+  auto gradient = buffer.narrow(0, 0, count - 3);
+  report.grad_norm = gradient.norm().item<double>();
+  if (tail[2] > 0.0 || !std::isfinite(report.loss) || !std::isfinite(report.grad_norm)) {
+    report.skipped = true;
+    ++skipped_;
+    optimizer_->zero_grad();
+    return report;
+  }
+
+  start = std::chrono::steady_clock::now();
+  if (options_.clip_norm > 0.0 && report.grad_norm > options_.clip_norm)
+    gradient.mul_(options_.clip_norm / report.grad_norm);
+  std::int64_t offset = 0;
+  for (auto &p : parameters_) {
+    const auto n = p.numel();
+    p.mutable_grad() = gradient.narrow(0, offset, n).view(p.sizes()).to(p.dtype()).clone();
+    offset += n;
+  }
+  for (auto &group : optimizer_->param_groups())
+    static_cast<torch::optim::AdamOptions &>(group.options()).lr(report.learning_rate);
+  optimizer_->step();
+  ++steps_;
+  report.time_network += seconds_since(start);
+  return report;
+}
+
+std::vector<double> Trainer::distributed_log_weights(const FramePool &pool, Direction direction,
+                                                     bool with_flow)
+{
+  const auto total = pool.size();
+  const auto share = my_share(total);
+  auto log_weights = torch::zeros({total}, torch::kFloat64);
+  if (share.count > 0) {
+    const auto frames = pool.positions().narrow(0, share.begin, share.count);
+    const auto energies = pool.energies().narrow(0, share.begin, share.count).contiguous();
+    const std::vector<double> energy_from(energies.data_ptr<double>(),
+                                          energies.data_ptr<double>() + share.count);
+    auto &energy_to = direction == Direction::forward ? target_energy_ : source_energy_;
+    const auto weighed = map_and_weigh(with_flow ? &model_ : nullptr, direction, states_, frames,
+                                       energy_from, energy_to);
+    std::copy(weighed.log_weight.begin(), weighed.log_weight.end(),
+              log_weights.data_ptr<double>() + share.begin);
+  }
+  reduce(log_weights.data_ptr<double>(), total);
+  return std::vector<double>(log_weights.data_ptr<double>(),
+                             log_weights.data_ptr<double>() + total);
+}
+
+ValidationReport Trainer::validate(const FramePool *source_holdout,
+                                   const FramePool *target_holdout)
+{
+  ValidationReport report;
+  if (source_holdout && !source_holdout->empty()) {
+    report.frames_forward = source_holdout->size();
+    report.ress_forward =
+        kish_ress(distributed_log_weights(*source_holdout, Direction::forward, true));
+    report.ress_forward_identity =
+        kish_ress(distributed_log_weights(*source_holdout, Direction::forward, false));
+  }
+  if (target_holdout && !target_holdout->empty()) {
+    report.frames_inverse = target_holdout->size();
+    report.ress_inverse =
+        kish_ress(distributed_log_weights(*target_holdout, Direction::inverse, true));
+    report.ress_inverse_identity =
+        kish_ress(distributed_log_weights(*target_holdout, Direction::inverse, false));
+  }
+  return report;
+}
+
+void Trainer::write(torch::serialize::OutputArchive &archive) const
+{
+  torch::serialize::OutputArchive optimizer;
+  optimizer_->save(optimizer);
+  archive.write("optimizer", optimizer);
+  archive.write("generator", generator_.get_state());
+  archive.write("counters", torch::tensor({steps_, skipped_}, torch::kInt64));
+}
+
+void Trainer::read(torch::serialize::InputArchive &archive)
+{
+  torch::serialize::InputArchive optimizer;
+  archive.read("optimizer", optimizer);
+  optimizer_->load(optimizer);
+  torch::Tensor state, counters;
+  archive.read("generator", state);
+  generator_.set_state(state);
+  archive.read("counters", counters);
+  steps_ = counters[0].item<std::int64_t>();
+  skipped_ = counters[1].item<std::int64_t>();
+}
+
+}    // namespace flowmap

@@ -1,0 +1,115 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   USER-FLOWMAP: training the flow (METHOD.md section 6).
+
+   Loss  L = w_KLD < beta_B U_B(F(x_A)) - log|det J_F(x_A)| >_A
+           + w_NLL < beta_A U_A(F^-1(x_B)) - log|det J_F^-1(x_B)| >_B
+   with regularised energies from EnergyModels, symmetry augmentation, Adam with a step
+   decay of the learning rate and gradient-norm clipping. A batch whose loss or gradient
+   is not finite is skipped and counted, never applied.
+
+   Data parallel: every process draws the same batch (same generator, same seed), evaluates
+   its contiguous share, and the gradients are summed by the Reducer, so all processes
+   apply the identical update and hold the identical model.
+------------------------------------------------------------------------- */
+
+#ifndef FLOWMAP_TRAINER_H
+#define FLOWMAP_TRAINER_H
+
+#include "flowmap_energy_model.h"
+#include "flowmap_frame_pool.h"
+#include "flowmap_mapping.h"
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace flowmap {
+
+class FlowModel;
+
+struct TrainingOptions {
+  std::int64_t batch_size = 256;
+  double learning_rate = 1e-3;
+  double decay_factor = 0.1;         // learning rate multiplied by this ...
+  std::int64_t decay_every = 0;      // ... every this many optimizer steps (0: constant)
+  double weight_kld = 1.0;
+  double weight_nll = 1.0;           // used only when target frames are supplied
+  double clip_norm = 10.0;           // on the total gradient norm (0: no clipping)
+  bool augment = true;               // random reference particle and box symmetry
+  std::uint64_t seed = 12345;
+};
+
+// Sums n float64 values over all training processes in place (MPI_Allreduce in LAMMPS;
+// nothing to do for a single process).
+using Reducer = std::function<void(double *data, std::int64_t n)>;
+
+struct StepReport {
+  bool skipped = false;
+  double loss = 0.0, loss_kld = 0.0, loss_nll = 0.0;
+  double grad_norm = 0.0;            // before clipping
+  double learning_rate = 0.0;        // used for this step
+  double time_energy = 0.0, time_network = 0.0, time_reduce = 0.0;    // seconds
+};
+
+struct ValidationReport {
+  std::int64_t frames_forward = 0, frames_inverse = 0;
+  double ress_forward = 0.0, ress_forward_identity = 0.0;
+  double ress_inverse = 0.0, ress_inverse_identity = 0.0;
+};
+
+class Trainer {
+ public:
+  // The model, energies and options must outlive the trainer. rank/nranks define the share of
+  // each batch this process evaluates.
+  Trainer(FlowModel &model, EnergyModel &source_energy, EnergyModel &target_energy,
+          const StatePair &states, const TrainingOptions &options, int rank = 0, int nranks = 1,
+          Reducer reducer = {});
+  ~Trainer();
+
+  // One optimizer step. source_frames feeds the KLD term, target_frames (may be null or empty)
+  // the NLL term; a term whose weight is zero or whose pool is empty is left out.
+  StepReport step(const FramePool *source_frames, const FramePool *target_frames);
+
+  // RESS of the flow and of the identity baseline on held-out frames, true energies.
+  ValidationReport validate(const FramePool *source_holdout, const FramePool *target_holdout);
+
+  std::int64_t steps() const { return steps_; }
+  std::int64_t skipped() const { return skipped_; }
+  double learning_rate() const;
+  const TrainingOptions &options() const { return options_; }
+
+  // Optimizer moments, generator state and counters (the model is saved separately).
+  void write(torch::serialize::OutputArchive &archive) const;
+  void read(torch::serialize::InputArchive &archive);
+
+ private:
+  struct Share {
+    std::int64_t begin = 0, count = 0;
+  };
+  Share my_share(std::int64_t total) const;
+  torch::Tensor loss_term(const FramePool &pool, Direction direction, double &time_energy,
+                          double &time_network);
+  std::vector<double> distributed_log_weights(const FramePool &pool, Direction direction,
+                                              bool with_flow);
+  void reduce(double *data, std::int64_t n) const;
+
+  FlowModel &model_;
+  EnergyModel &source_energy_;
+  EnergyModel &target_energy_;
+  StatePair states_;
+  TrainingOptions options_;
+  int rank_, nranks_;
+  Reducer reducer_;
+  std::vector<torch::Tensor> parameters_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  torch::Tensor symmetries_;         // [G, d, d] float64
+  torch::Generator generator_;
+  std::int64_t steps_ = 0;
+  std::int64_t skipped_ = 0;
+};
+
+}    // namespace flowmap
+
+#endif

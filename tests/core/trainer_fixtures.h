@@ -1,0 +1,107 @@
+// Shared set-up for the mapping and trainer tests: a small 2D system, random source frames
+// (ideal gas) and a soft-sphere target, and a way to give a flow non-trivial parameters.
+#ifndef FLOWMAP_TESTS_TRAINER_FIXTURES_H
+#define FLOWMAP_TESTS_TRAINER_FIXTURES_H
+
+#include "analytic_energy.h"
+#include "flowmap_frame_pool.h"
+#include "flowmap_mapping.h"
+#include "flowmap_model.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+
+struct ToySystem {
+  static constexpr std::int64_t n = 6, d = 2;
+  std::vector<double> source_box{3.0, 3.0}, target_box{3.0, 3.0};
+  SoftSpheres ideal_gas{n, d, 0.0, 1.0};
+  SoftSpheres soft{n, d, 4.0, 1.2};
+
+  flowmap::StatePair states() const
+  {
+    flowmap::StatePair s;
+    s.num_particles = n;
+    s.dimension = d;
+    s.source_box = source_box;
+    s.target_box = target_box;
+    s.beta_source = 1.0;
+    s.beta_target = 1.0;
+    return s;
+  }
+
+  flowmap::FlowModel model(torch::Dtype dtype = torch::kFloat32, std::uint64_t seed = 5,
+                           const std::string &preset = "small") const
+  {
+    torch::manual_seed(seed);
+    auto options = flowmap::FlowOptions::preset(preset, n, d);
+    options.dtype = dtype;
+    flowmap::ModelMetadata meta;
+    meta.source_box = source_box;
+    meta.target_box = target_box;
+    return flowmap::FlowModel(options, meta);
+  }
+
+  // Uniform frames with their (zero) ideal-gas energy.
+  void fill(flowmap::FramePool &pool, std::int64_t count, std::uint64_t seed)
+  {
+    torch::manual_seed(seed);
+    auto frames = torch::rand({count, n, d}, torch::kFloat64) * source_box[0];
+    for (std::int64_t f = 0; f < count; ++f) pool.add(frames[f].contiguous().data_ptr<double>(), 0.0);
+  }
+};
+
+// A smooth, translation-invariant periodic pair energy (no cutoff kink), for finite-difference
+// checks: U = eps sum_{i<j} sum_k cos(2 pi dx_k / L_k).
+class CosinePairs : public flowmap::EnergyModel {
+ public:
+  CosinePairs(std::int64_t n, std::int64_t d, double eps) : n_(n), d_(d), eps_(eps) {}
+  std::int64_t num_particles() const override { return n_; }
+  std::int64_t dimension() const override { return d_; }
+  void evaluate(const double *x, std::int64_t nconf, const double *box, double *energy,
+                double *force, bool) override
+  {
+    const double two_pi = 2.0 * std::acos(-1.0);
+    for (std::int64_t c = 0; c < nconf; ++c) {
+      const double *xc = x + c * n_ * d_;
+      double *fc = force ? force + c * n_ * d_ : nullptr;
+      if (fc) std::fill(fc, fc + n_ * d_, 0.0);
+      double u = 0.0;
+      for (std::int64_t i = 0; i < n_; ++i)
+        for (std::int64_t j = i + 1; j < n_; ++j)
+          for (std::int64_t k = 0; k < d_; ++k) {
+            const double q = two_pi / box[k], dx = xc[i * d_ + k] - xc[j * d_ + k];
+            u += eps_ * std::cos(q * dx);
+            if (fc) {
+              fc[i * d_ + k] += eps_ * q * std::sin(q * dx);
+              fc[j * d_ + k] -= eps_ * q * std::sin(q * dx);
+            }
+          }
+      energy[c] = u;
+    }
+  }
+
+ private:
+  std::int64_t n_, d_;
+  double eps_;
+};
+
+// Moves a flow away from the identity so tests of mapped quantities are not vacuous.
+inline void perturb_parameters(flowmap::FlowModel &model, double scale, std::uint64_t seed)
+{
+  torch::manual_seed(seed);
+  torch::NoGradGuard no_grad;
+  for (auto &p : model.flow()->parameters()) p.add_(torch::randn_like(p) * scale);
+}
+
+inline torch::Tensor flat_parameters(const flowmap::FlowModel &model)
+{
+  std::vector<torch::Tensor> flat;
+  for (const auto &p : model.flow()->parameters()) flat.push_back(p.detach().reshape({-1}).to(torch::kFloat64));
+  return torch::cat(flat);
+}
+
+#endif

@@ -57,9 +57,12 @@ Trainer::~Trainer() = default;
 
 double Trainer::learning_rate() const
 {
-  if (options_.decay_every <= 0) return options_.learning_rate;
-  return options_.learning_rate *
-      std::pow(options_.decay_factor, static_cast<double>(steps_ / options_.decay_every));
+  double lr = options_.learning_rate;
+  if (steps_ < options_.warmup_steps)
+    lr *= static_cast<double>(steps_ + 1) / static_cast<double>(options_.warmup_steps);
+  if (options_.decay_every > 0)
+    lr *= std::pow(options_.decay_factor, static_cast<double>(steps_ / options_.decay_every));
+  return lr;
 }
 
 Trainer::Share Trainer::my_share(std::int64_t total) const

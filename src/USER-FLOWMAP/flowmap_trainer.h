@@ -32,6 +32,9 @@ class FlowModel;
 struct TrainingOptions {
   std::int64_t batch_size = 256;
   double learning_rate = 1e-3;
+  std::int64_t warmup_steps = 0;     // linear ramp of the learning rate over the first steps:
+                                     // Adam's first updates move every parameter by about lr,
+                                     // which throws an identity-initialised flow far off
   double decay_factor = 0.1;         // learning rate multiplied by this ...
   std::int64_t decay_every = 0;      // ... every this many optimizer steps (0: constant)
   double weight_kld = 1.0;

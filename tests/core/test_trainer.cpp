@@ -162,6 +162,24 @@ TEST(Trainer, LearningRateDecaysInSteps)
   EXPECT_NEAR(used[4], 1e-4, 1e-16);
 }
 
+TEST(Trainer, LearningRateWarmsUpLinearly)
+{
+  ToySystem toy;
+  auto model = toy.model();
+  FramePool pool(100, toy.n, toy.d);
+  toy.fill(pool, 100, 1);
+  auto options = small_batches();
+  options.learning_rate = 4e-3;
+  options.warmup_steps = 4;
+  Trainer trainer(model, toy.ideal_gas, toy.soft, toy.states(), options);
+  std::vector<double> used;
+  for (int s = 0; s < 6; ++s) used.push_back(trainer.step(&pool, nullptr).learning_rate);
+  EXPECT_NEAR(used[0], 1e-3, 1e-15);
+  EXPECT_NEAR(used[2], 3e-3, 1e-15);
+  EXPECT_NEAR(used[3], 4e-3, 1e-15);
+  EXPECT_NEAR(used[5], 4e-3, 1e-15);
+}
+
 TEST(Trainer, ResumingFromSavedStateEqualsUninterruptedTraining)
 {
   ToySystem toy;

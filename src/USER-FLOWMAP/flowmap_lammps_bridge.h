@@ -7,6 +7,20 @@
    particles in a periodic orthogonal box; a configuration is evaluated by copying positions
    in, rebuilding ghosts and neighbor lists, and calling the pair style's compute() directly,
    without the setup cost of `run 0` or `rerun`.
+
+   Regularisation (training only, FlowMapBridgeSetup::core_radius = r_c > 0). An untrained flow
+   can put particles on top of each other, where the true energy and its gradient blow up or
+   are not even finite. With evaluate(..., regularised = true) every pair term u_ij(r) with
+   r < r_c is replaced by its linear continuation from r_c,
+       u_ij(r) -> u_ij(r_c) + u_ij'(r_c) (r - r_c),
+   so value and slope are continuous at r_c, the energy is finite and each pair's force is
+   bounded by |u_ij'(r_c)| down to r = 0 (at exactly r = 0 its direction is undefined and the
+   pair force is taken as zero). Pairs at r >= r_c keep their true terms. The regularised total
+   is assembled pair by pair from Pair::single() over a neighbor list rather than by correcting
+   compute()'s total: subtracting a near-overlap term of order 1e30 from the total would leave
+   only rounding noise of the other terms. It therefore needs pair styles with single()
+   (all of hybrid/overlay's sub-styles), and r_c below every nonzero pair cutoff. Reported
+   weights always use regularised = false.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_LAMMPS_BRIDGE_H
@@ -59,16 +73,25 @@ class FlowMapBridge : public flowmap::EnergyModel {
 
   // flowmap::EnergyModel: evaluates on this rank only (no MPI). A box different from the
   // current one resizes the helper's box first. Energies include pair_modify shift offsets
-  // and, with pair_modify tail yes, LAMMPS's tail correction (its 3D formula), so they equal
-  // LAMMPS's own `pe` of the same configuration.
+  // and, with pair_modify tail yes (3D only: LAMMPS refuses it in 2D), LAMMPS's tail
+  // correction, so they equal LAMMPS's own `pe` of the same configuration. A configuration
+  // with a non-finite coordinate gets a NaN energy (and NaN forces) instead of an error, so a
+  // trainer can skip it.
   void evaluate(const double *positions, std::int64_t nconf, const double *box_lengths,
                 double *energies, double *forces, bool regularised) override;
 
   // The same, with the nconf configurations split in contiguous blocks across the ranks of
-  // comm and the results gathered on every rank. Collective over comm.
+  // comm and the results gathered on every rank. Collective over comm: an error on any rank
+  // is thrown as FlowMapBridgeError on every rank.
   void evaluate_distributed(MPI_Comm comm, const double *positions, std::int64_t nconf,
                             const double *box_lengths, double *energies, double *forces,
                             bool regularised);
+
+  // As evaluate_distributed, but configuration c lives in its own box, the d lengths at
+  // box_lengths[c * d]: one frame scaled to many densities is one collective call.
+  void evaluate_distributed_per_box(MPI_Comm comm, const double *positions, std::int64_t nconf,
+                                    const double *box_lengths, double *energies, double *forces,
+                                    bool regularised);
 
   const FlowMapBridgeSetup &setup() const { return setup_; }
 
@@ -76,6 +99,10 @@ class FlowMapBridge : public flowmap::EnergyModel {
   class Helper;
   FlowMapBridgeSetup setup_;
   std::unique_ptr<Helper> helper_;
+
+  void distribute(MPI_Comm comm, const double *positions, std::int64_t nconf,
+                  const double *box_lengths, std::int64_t box_stride, double *energies,
+                  double *forces, bool regularised);
 };
 
 }    // namespace LAMMPS_NS

@@ -1,0 +1,480 @@
+/* ----------------------------------------------------------------------
+   USER-FLOWMAP: the energy bridge (see flowmap_lammps_bridge.h).
+
+   The per-configuration work mirrors Verlet::setup_minimal() of LAMMPS: wrap positions into
+   the box, exchange/borders for the periodic ghosts, build the neighbor lists, clear forces,
+   call the pair style, fold ghost forces back. The box-dependent part of that setup
+   (communication cutoffs, bins) is redone only when the box changes.
+------------------------------------------------------------------------- */
+
+#include "flowmap_lammps_bridge.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "compute.h"
+#include "domain.h"
+#include "exceptions.h"
+#include "force.h"
+#include "input.h"
+#include "lammps.h"
+#include "library.h"
+#include "modify.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "pair.h"
+#include "update.h"
+#if FLOWMAP_LAMMPS_VERSION < 20220324
+#include "neigh_request.h"
+#endif
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+using namespace LAMMPS_NS;
+
+namespace {
+
+constexpr const char *kNeighborStyle = "flowmap/bridge/neighbors";
+constexpr const char *kNeighborId = "flowmap_bridge_neighbors";
+
+// Gives the regularised evaluation a half neighbor list covering every pair style, including
+// all sub-styles of a hybrid (whose own lists are private to PairHybrid). Perpetual, so it is
+// rebuilt by every neighbor->build(): occasional lists are skipped when rebuilt on the same
+// timestep, and the helper never advances its timestep. Registered in helper instances only.
+class BridgeNeighborList : public Compute {
+ public:
+  BridgeNeighborList(LAMMPS *lmp, int narg, char **arg) : Compute(lmp, narg, arg) {}
+
+  void init() override
+  {
+#if FLOWMAP_LAMMPS_VERSION >= 20220324
+    neighbor->add_request(this);
+#else
+    int irequest = neighbor->request(this, instance_me);
+    neighbor->requests[irequest]->pair = 0;
+    neighbor->requests[irequest]->compute = 1;
+#endif
+  }
+
+  void init_list(int, NeighList *ptr) override { list = ptr; }
+
+  NeighList *list = nullptr;
+};
+
+Compute *create_bridge_neighbor_list(LAMMPS *lmp, int narg, char **arg)
+{
+  return new BridgeNeighborList(lmp, narg, arg);
+}
+
+// LAMMPS's message without the trailing newline.
+std::string lammps_message(const LAMMPSException &e)
+{
+  std::string m = e.message;
+  while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.pop_back();
+  return m;
+}
+
+std::string number(double v)
+{
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+
+bool starts_with_word(const std::string &line, const char *word)
+{
+  const std::size_t n = std::strlen(word);
+  return line.compare(0, n, word) == 0 && (line.size() == n || std::isspace(line[n]));
+}
+
+// x wrapped into [0, L): floor() alone can return L for tiny negative x.
+double wrap(double x, double length)
+{
+  double w = x - length * std::floor(x / length);
+  if (w >= length) w -= length;
+  if (w < 0.0) w = 0.0;
+  return w;
+}
+
+}    // namespace
+
+/* ---------------------------------------------------------------------- */
+
+class FlowMapBridge::Helper {
+ public:
+  explicit Helper(const FlowMapBridgeSetup &setup);
+  ~Helper() { delete lmp_; }
+  Helper(const Helper &) = delete;
+  Helper &operator=(const Helper &) = delete;
+
+  void set_box(const double *lengths);
+  bool box_is(const double *lengths) const;
+  // Energy of one configuration (N*d, particle-major); forces (N*d) when not null.
+  double compute(const double *positions, double *forces, bool regularised);
+
+ private:
+  LAMMPS *lmp_ = nullptr;
+  int natoms_;
+  int dim_;
+  double core_radius_;
+  std::vector<double> box_;
+  BridgeNeighborList *core_list_ = nullptr;
+
+  void command(const std::string &line, const std::string &context);
+  double pair_sum_regularised();
+};
+
+FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
+    natoms_(static_cast<int>(setup.types.size())), dim_(setup.dimension),
+    core_radius_(setup.core_radius)
+{
+  const char *args[] = {"flowmap_bridge", "-log", "none", "-screen", "none", "-echo", "none",
+                        "-nocite"};
+  const int nargs = sizeof(args) / sizeof(args[0]);
+  try {
+    lmp_ = new LAMMPS(nargs, const_cast<char **>(args), MPI_COMM_SELF);
+  } catch (LAMMPSException &e) {
+    throw FlowMapBridgeError("cannot create the helper LAMMPS instance: " + lammps_message(e));
+  }
+
+  const std::string setup_context = "energy bridge set-up";
+  command("units " + setup.units, setup_context);
+  command("dimension " + std::to_string(dim_), setup_context);
+  command("boundary p p p", setup_context);
+  command("atom_style atomic", setup_context);
+  command("atom_modify map array sort 0 0.0", setup_context);
+  std::string region = "region flowmap_box block";
+  for (int k = 0; k < 3; ++k) {
+    if (k < dim_)
+      region += " 0 " + number(setup.box_lengths[k]);
+    else
+      region += " -0.5 0.5";
+  }
+  command(region, setup_context);
+  command("create_box " + std::to_string(setup.ntypes) + " flowmap_box", setup_context);
+  command("mass * 1.0", setup_context);
+
+  // Placeholder positions on a grid inside the box: create_atoms keeps only atoms inside it;
+  // every evaluation overwrites them.
+  std::vector<tagint> ids(natoms_);
+  std::vector<double> x(3 * static_cast<std::size_t>(natoms_), 0.0);
+  const int per_side = static_cast<int>(std::ceil(std::pow(std::max(natoms_, 1), 1.0 / dim_)));
+  for (int i = 0; i < natoms_; ++i) {
+    ids[i] = i + 1;
+    int rest = i;
+    for (int k = 0; k < dim_; ++k) {
+      x[3 * i + k] = (rest % per_side + 0.5) * setup.box_lengths[k] / per_side;
+      rest /= per_side;
+    }
+  }
+  lammps_create_atoms(lmp_, natoms_, ids.data(), setup.types.data(), x.data(), nullptr, nullptr,
+                      0);
+  if (lmp_->atom->natoms != natoms_)
+    throw FlowMapBridgeError("energy bridge set-up: the helper created " +
+                             std::to_string(lmp_->atom->natoms) + " of " +
+                             std::to_string(natoms_) + " atoms");
+
+  for (const auto &line : setup.pair_commands) command(line, "pair command '" + line + "'");
+
+  // No skin: lists are rebuilt for every configuration, so a skin would only add pairs.
+  command("neighbor 0.0 bin", setup_context);
+  command("neigh_modify delay 0 every 1 check no", setup_context);
+
+  if (core_radius_ > 0.0) {
+    (*lmp_->modify->compute_map)[kNeighborStyle] = &create_bridge_neighbor_list;
+    command(std::string("compute ") + kNeighborId + " all " + kNeighborStyle, setup_context);
+    core_list_ = static_cast<BridgeNeighborList *>(
+        lmp_->modify->compute[lmp_->modify->find_compute(kNeighborId)]);
+  }
+
+  std::string all_pair_commands;
+  for (const auto &line : setup.pair_commands)
+    all_pair_commands += (all_pair_commands.empty() ? "'" : ", '") + line + "'";
+  try {
+    lmp_->init();
+  } catch (LAMMPSException &e) {
+    throw FlowMapBridgeError("pair commands " + all_pair_commands +
+                             " are incomplete or inconsistent: " + lammps_message(e));
+  }
+  Pair *pair = lmp_->force->pair;
+  if (!pair)
+    throw FlowMapBridgeError("pair commands " + all_pair_commands + " define no pair style");
+
+  if (core_radius_ > 0.0) {
+    if (!pair->single_enable)
+      throw FlowMapBridgeError(std::string("energy bridge: pair style ") +
+                               lmp_->force->pair_style +
+                               " has no single() (for hybrid: one of its sub-styles), which "
+                               "the regularisation (core_radius > 0) needs");
+    const double rc2 = core_radius_ * core_radius_;
+    for (int i = 1; i <= setup.ntypes; ++i)
+      for (int j = i; j <= setup.ntypes; ++j)
+        if (pair->cutsq[i][j] > 0.0 && rc2 >= pair->cutsq[i][j])
+          throw FlowMapBridgeError("energy bridge: core_radius " + number(core_radius_) +
+                                   " is not below the pair cutoff " +
+                                   number(std::sqrt(pair->cutsq[i][j])) + " of types " +
+                                   std::to_string(i) + " " + std::to_string(j));
+  }
+
+  box_.assign(3, 1.0);
+  set_box(setup.box_lengths.data());
+}
+
+void FlowMapBridge::Helper::command(const std::string &line, const std::string &context)
+{
+  try {
+    lmp_->input->one(line);
+  } catch (LAMMPSException &e) {
+    throw FlowMapBridgeError(context + " failed ('" + line + "'): " + lammps_message(e));
+  }
+}
+
+bool FlowMapBridge::Helper::box_is(const double *lengths) const
+{
+  for (int k = 0; k < dim_; ++k)
+    if (lengths[k] != box_[k]) return false;
+  return true;
+}
+
+void FlowMapBridge::Helper::set_box(const double *lengths)
+{
+  for (int k = 0; k < dim_; ++k)
+    if (!(lengths[k] > 0.0) || !std::isfinite(lengths[k]))
+      throw FlowMapBridgeError("energy bridge: box length " + number(lengths[k]) +
+                               " along axis " + std::to_string(k) + " is not positive");
+  Domain *domain = lmp_->domain;
+  for (int k = 0; k < dim_; ++k) {
+    box_[k] = lengths[k];
+    domain->boxlo[k] = 0.0;
+    domain->boxhi[k] = lengths[k];
+  }
+  try {
+    domain->set_initial_box();
+    domain->set_global_box();
+    domain->set_local_box();
+    lmp_->comm->setup();
+    lmp_->neighbor->setup_bins();
+  } catch (LAMMPSException &e) {
+    throw FlowMapBridgeError("energy bridge: cannot resize the box: " + lammps_message(e));
+  }
+}
+
+double FlowMapBridge::Helper::compute(const double *positions, double *forces, bool regularised)
+{
+  const std::size_t nvalues = static_cast<std::size_t>(natoms_) * dim_;
+  for (std::size_t v = 0; v < nvalues; ++v) {
+    if (!std::isfinite(positions[v])) {
+      if (forces)
+        std::fill(forces, forces + nvalues, std::numeric_limits<double>::quiet_NaN());
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+  }
+
+  Atom *atom = lmp_->atom;
+  Force *force = lmp_->force;
+  double energy = 0.0;
+  try {
+    double **x = atom->x;
+    for (int t = 0; t < natoms_; ++t) {
+      const int i = atom->map(t + 1);
+      for (int k = 0; k < dim_; ++k) x[i][k] = wrap(positions[t * dim_ + k], box_[k]);
+      if (dim_ == 2) x[i][2] = 0.0;
+    }
+    lmp_->domain->pbc();
+    lmp_->comm->exchange();
+    lmp_->comm->borders();
+    lmp_->neighbor->build(1);
+
+    const std::size_t nall = static_cast<std::size_t>(atom->nlocal) + atom->nghost;
+    std::memset(&atom->f[0][0], 0, 3 * nall * sizeof(double));
+    if (regularised && core_radius_ > 0.0) {
+      energy = pair_sum_regularised();
+    } else {
+      force->pair->compute(1, 0);
+      energy = force->pair->eng_vdwl + force->pair->eng_coul;
+    }
+    if (force->newton) lmp_->comm->reverse_comm();
+  } catch (LAMMPSException &e) {
+    throw FlowMapBridgeError("energy bridge: evaluation failed: " + lammps_message(e));
+  }
+
+  if (force->pair->tail_flag) {
+    const Domain *domain = lmp_->domain;
+    energy += force->pair->etail / (domain->xprd * domain->yprd * domain->zprd);
+  }
+  if (forces) {
+    double **f = atom->f;
+    for (int t = 0; t < natoms_; ++t) {
+      const int i = atom->map(t + 1);
+      for (int k = 0; k < dim_; ++k) forces[t * dim_ + k] = f[i][k];
+    }
+  }
+  return energy;
+}
+
+// Pair energy (and forces into atom->f, ghosts included) with the linear core of the header.
+double FlowMapBridge::Helper::pair_sum_regularised()
+{
+  Pair *pair = lmp_->force->pair;
+  double **x = lmp_->atom->x;
+  double **f = lmp_->atom->f;
+  const int *type = lmp_->atom->type;
+  double **cutsq = pair->cutsq;
+  const NeighList *list = core_list_->list;
+  const double rc = core_radius_;
+  const double rc2 = rc * rc;
+
+  double energy = 0.0;
+  for (int ii = 0; ii < list->inum; ++ii) {
+    const int i = list->ilist[ii];
+    const int itype = type[i];
+    const int *jlist = list->firstneigh[i];
+    for (int jj = 0; jj < list->numneigh[i]; ++jj) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const int jtype = type[j];
+      const double del[3] = {x[i][0] - x[j][0], x[i][1] - x[j][1], x[i][2] - x[j][2]};
+      const double rsq = del[0] * del[0] + del[1] * del[1] + del[2] * del[2];
+      if (rsq >= cutsq[itype][jtype]) continue;
+      double fpair;
+      if (rsq < rc2) {
+        double fpair_rc;
+        const double energy_rc = pair->single(i, j, itype, jtype, rc2, 1.0, 1.0, fpair_rc);
+        const double slope = -fpair_rc * rc;    // du/dr at r_c; single() gives -du/dr / r
+        const double r = std::sqrt(rsq);
+        energy += energy_rc + slope * (r - rc);
+        fpair = r > 0.0 ? -slope / r : 0.0;
+      } else {
+        energy += pair->single(i, j, itype, jtype, rsq, 1.0, 1.0, fpair);
+      }
+      for (int k = 0; k < 3; ++k) {
+        f[i][k] += del[k] * fpair;
+        f[j][k] -= del[k] * fpair;
+      }
+    }
+  }
+  return energy;
+}
+
+/* ---------------------------------------------------------------------- */
+
+FlowMapBridge::FlowMapBridge(const FlowMapBridgeSetup &setup) : setup_(setup)
+{
+  if (setup_.dimension != 2 && setup_.dimension != 3)
+    throw FlowMapBridgeError("energy bridge: dimension must be 2 or 3, got " +
+                             std::to_string(setup_.dimension));
+  if (setup_.ntypes < 1)
+    throw FlowMapBridgeError("energy bridge: ntypes must be at least 1");
+  for (std::size_t i = 0; i < setup_.types.size(); ++i)
+    if (setup_.types[i] < 1 || setup_.types[i] > setup_.ntypes)
+      throw FlowMapBridgeError("energy bridge: particle " + std::to_string(i + 1) + " has type " +
+                               std::to_string(setup_.types[i]) + ", expected 1.." +
+                               std::to_string(setup_.ntypes));
+  if (static_cast<int>(setup_.box_lengths.size()) != setup_.dimension)
+    throw FlowMapBridgeError("energy bridge: " + std::to_string(setup_.box_lengths.size()) +
+                             " box lengths given for dimension " +
+                             std::to_string(setup_.dimension));
+  if (setup_.pair_commands.empty())
+    throw FlowMapBridgeError("energy bridge: no pair commands given");
+  for (const auto &line : setup_.pair_commands)
+    if (!starts_with_word(line, "pair_style") && !starts_with_word(line, "pair_coeff") &&
+        !starts_with_word(line, "pair_modify"))
+      throw FlowMapBridgeError("energy bridge: '" + line +
+                               "' is not a pair_style, pair_coeff or pair_modify command");
+  if (!(setup_.core_radius >= 0.0) || !std::isfinite(setup_.core_radius))
+    throw FlowMapBridgeError("energy bridge: core_radius must be finite and >= 0, got " +
+                             number(setup_.core_radius));
+  helper_ = std::make_unique<Helper>(setup_);
+}
+
+FlowMapBridge::~FlowMapBridge() = default;
+
+std::int64_t FlowMapBridge::num_particles() const
+{
+  return static_cast<std::int64_t>(setup_.types.size());
+}
+
+std::int64_t FlowMapBridge::dimension() const
+{
+  return setup_.dimension;
+}
+
+void FlowMapBridge::evaluate(const double *positions, std::int64_t nconf,
+                             const double *box_lengths, double *energies, double *forces,
+                             bool regularised)
+{
+  if (nconf > 0 && !helper_->box_is(box_lengths)) helper_->set_box(box_lengths);
+  const std::int64_t stride = num_particles() * setup_.dimension;
+  for (std::int64_t c = 0; c < nconf; ++c)
+    energies[c] = helper_->compute(positions + c * stride, forces ? forces + c * stride : nullptr,
+                                   regularised);
+}
+
+void FlowMapBridge::evaluate_distributed(MPI_Comm comm, const double *positions,
+                                         std::int64_t nconf, const double *box_lengths,
+                                         double *energies, double *forces, bool regularised)
+{
+  distribute(comm, positions, nconf, box_lengths, 0, energies, forces, regularised);
+}
+
+void FlowMapBridge::evaluate_distributed_per_box(MPI_Comm comm, const double *positions,
+                                                 std::int64_t nconf, const double *box_lengths,
+                                                 double *energies, double *forces,
+                                                 bool regularised)
+{
+  distribute(comm, positions, nconf, box_lengths, setup_.dimension, energies, forces,
+             regularised);
+}
+
+void FlowMapBridge::distribute(MPI_Comm comm, const double *positions, std::int64_t nconf,
+                               const double *box_lengths, std::int64_t box_stride,
+                               double *energies, double *forces, bool regularised)
+{
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  std::vector<int> counts(size), offsets(size);
+  for (int r = 0; r < size; ++r) {
+    counts[r] = static_cast<int>(nconf / size + (r < nconf % size ? 1 : 0));
+    offsets[r] = r == 0 ? 0 : offsets[r - 1] + counts[r - 1];
+  }
+
+  const std::int64_t stride = num_particles() * setup_.dimension;
+  const std::int64_t first = offsets[rank];
+  std::vector<double> my_energies(counts[rank]);
+  std::vector<double> my_forces(forces ? counts[rank] * stride : 0);
+  std::string failure;
+  try {
+    for (int c = 0; c < counts[rank]; ++c)
+      evaluate(positions + (first + c) * stride, 1, box_lengths + (first + c) * box_stride,
+               &my_energies[c], forces ? &my_forces[c * stride] : nullptr, regularised);
+  } catch (FlowMapBridgeError &e) {
+    failure = e.what();
+  }
+
+  // A failure anywhere must reach every rank before the collectives below, or the other
+  // ranks would wait for it forever; the lowest failing rank's message is the one reported.
+  int failed_rank = failure.empty() ? size : rank;
+  MPI_Allreduce(MPI_IN_PLACE, &failed_rank, 1, MPI_INT, MPI_MIN, comm);
+  if (failed_rank < size) {
+    int length = static_cast<int>(failure.size());
+    MPI_Bcast(&length, 1, MPI_INT, failed_rank, comm);
+    failure.resize(length);
+    MPI_Bcast(&failure[0], length, MPI_CHAR, failed_rank, comm);
+    throw FlowMapBridgeError(failure);
+  }
+
+  MPI_Allgatherv(my_energies.data(), counts[rank], MPI_DOUBLE, energies, counts.data(),
+                 offsets.data(), MPI_DOUBLE, comm);
+  if (forces) {
+    std::vector<int> fcounts(size), foffsets(size);
+    for (int r = 0; r < size; ++r) {
+      fcounts[r] = static_cast<int>(counts[r] * stride);
+      foffsets[r] = static_cast<int>(offsets[r] * stride);
+    }
+    MPI_Allgatherv(my_forces.data(), fcounts[rank], MPI_DOUBLE, forces, fcounts.data(),
+                   foffsets.data(), MPI_DOUBLE, comm);
+  }
+}

@@ -1,0 +1,474 @@
+// The energy bridge against LAMMPS itself: energies equal a normal LAMMPS `run 0` of the same
+// configuration, forces equal minus the finite-difference gradient, the regularised energy
+// behaves as documented, and invalid pair commands give errors that name them.
+#include "flowmap_lammps_bridge.h"
+#include "lammps_fixture.h"
+
+#include "library.h"
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace LAMMPS_NS;
+using flowmap_test::LammpsRunner;
+using ::testing::HasSubstr;
+
+namespace {
+
+struct System {
+  int dimension;
+  std::vector<double> box;
+  std::vector<int> types;
+  std::vector<double> positions;    // N * d, inside [0, L)
+};
+
+// A perturbed lattice with two atom types: no overlaps, energies far from zero.
+System make_system(int dimension, int per_side, double spacing, std::uint64_t seed)
+{
+  System s;
+  s.dimension = dimension;
+  s.box.assign(dimension, per_side * spacing);
+  std::mt19937_64 engine(seed);
+  std::uniform_real_distribution<double> jitter(-0.12 * spacing, 0.12 * spacing);
+  const int n = dimension == 2 ? per_side * per_side : per_side * per_side * per_side;
+  for (int i = 0; i < n; ++i) {
+    int rest = i;
+    for (int k = 0; k < dimension; ++k) {
+      s.positions.push_back((rest % per_side + 0.5) * spacing + jitter(engine));
+      rest /= per_side;
+    }
+    s.types.push_back(1 + (i * 7) % 3 % 2);
+  }
+  return s;
+}
+
+FlowMapBridgeSetup setup_for(const System &s, const std::vector<std::string> &pair_commands,
+                             double core_radius = 0.0)
+{
+  FlowMapBridgeSetup setup;
+  setup.dimension = s.dimension;
+  setup.types = s.types;
+  setup.ntypes = 2;
+  setup.box_lengths = s.box;
+  setup.pair_commands = pair_commands;
+  setup.core_radius = core_radius;
+  return setup;
+}
+
+// LAMMPS's own `pe` of the configuration, from a normal instance on all ranks.
+double reference_energy(const System &s, const std::vector<std::string> &pair_commands)
+{
+  LammpsRunner runner;
+  const int d = s.dimension;
+  runner.commands({"units lj", "dimension " + std::to_string(d), "boundary p p p",
+                   "atom_style atomic", "atom_modify map array"});
+  std::string region = "region box block";
+  for (int k = 0; k < 3; ++k)
+    region += k < d ? " 0 " + std::to_string(s.box[k]) : std::string(" -0.5 0.5");
+  runner.commands({region, "create_box 2 box", "mass * 1.0"});
+  const int n = static_cast<int>(s.types.size());
+  std::vector<double> x(3 * n, 0.0);
+  std::vector<tagint> ids(n);
+  for (int i = 0; i < n; ++i) {
+    ids[i] = i + 1;
+    for (int k = 0; k < d; ++k) x[3 * i + k] = s.positions[i * d + k];
+  }
+  lammps_create_atoms(runner.lmp(), n, ids.data(), s.types.data(), x.data(), nullptr, nullptr,
+                      0);
+  runner.commands(pair_commands);
+  runner.commands({"thermo_style custom step pe", "thermo_modify norm no", "run 0 post no",
+                   "variable energy equal pe"});
+  return runner.equal_variable("energy");
+}
+
+double energy_of(FlowMapBridge &bridge, const std::vector<double> &x,
+                 const std::vector<double> &box, bool regularised = false,
+                 std::vector<double> *forces = nullptr)
+{
+  double e = 0.0;
+  if (forces) forces->assign(x.size(), 0.0);
+  bridge.evaluate(x.data(), 1, box.data(), &e, forces ? forces->data() : nullptr, regularised);
+  return e;
+}
+
+struct PairCase {
+  const char *name;
+  std::vector<std::string> commands;
+};
+
+std::vector<PairCase> pair_cases()
+{
+  return {
+      {"lj_cut_shifted",
+       {"pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0", "pair_coeff 1 2 0.8 1.1",
+        "pair_coeff 2 2 1.3 0.9", "pair_modify shift yes"}},
+      {"wca",
+       {"pair_style lj/cut 1.122462048309373", "pair_coeff * * 1.0 1.0",
+        "pair_modify shift yes"}},
+      {"morse",
+       {"pair_style morse 2.3", "pair_coeff 1 1 1.0 2.0 1.1", "pair_coeff 1 2 0.7 1.5 1.2",
+        "pair_coeff 2 2 1.2 2.5 1.0"}},
+      {"hybrid_overlay_lj_morse",
+       {"pair_style hybrid/overlay lj/cut 2.5 morse 2.0", "pair_coeff * * lj/cut 1.0 1.0",
+        "pair_coeff 1 2 morse 0.5 2.0 1.2", "pair_coeff 2 2 morse 0.3 1.5 1.1",
+        "pair_modify shift yes"}},
+      // LAMMPS refuses tail corrections in 2D: this case runs in 3D only.
+      {"lj_cut_tail",
+       {"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0", "pair_modify tail yes"}},
+  };
+}
+
+// Box lengths 7.5 and 5 survive the reference input's std::to_string() exactly.
+System test_system(int dimension)
+{
+  return dimension == 2 ? make_system(2, 6, 1.25, 17) : make_system(3, 4, 1.25, 23);
+}
+
+class BridgeMatchesLammps : public ::testing::TestWithParam<std::tuple<int, int>> {};
+
+}    // namespace
+
+TEST_P(BridgeMatchesLammps, EnergyEqualsRunZeroAndForcesAreMinusGradient)
+{
+  const int dimension = std::get<0>(GetParam());
+  const PairCase pc = pair_cases()[std::get<1>(GetParam())];
+  SCOPED_TRACE(pc.name);
+  const System s = test_system(dimension);
+  FlowMapBridge bridge(setup_for(s, pc.commands));
+  EXPECT_EQ(bridge.num_particles(), static_cast<std::int64_t>(s.types.size()));
+  EXPECT_EQ(bridge.dimension(), dimension);
+
+  const double reference = reference_energy(s, pc.commands);
+  std::vector<double> forces;
+  const double energy = energy_of(bridge, s.positions, s.box, false, &forces);
+  EXPECT_GT(std::fabs(reference), 1.0);    // a real test, not 0 == 0
+  EXPECT_NEAR(energy, reference, 1e-10 * std::fabs(reference));
+
+  // Any periodic image gives the same energy.
+  std::vector<double> shifted = s.positions;
+  for (std::size_t v = 0; v < shifted.size(); ++v)
+    shifted[v] += static_cast<double>(static_cast<int>(v % 5) - 2) * s.box[v % dimension];
+  EXPECT_NEAR(energy_of(bridge, shifted, s.box), reference, 1e-10 * std::fabs(reference));
+
+  const double h = 1e-5;
+  double largest = 0.0;
+  for (double f : forces) largest = std::max(largest, std::fabs(f));
+  EXPECT_GT(largest, 0.1);
+  for (std::size_t v = 0; v < s.positions.size(); v += 3) {
+    std::vector<double> plus = s.positions, minus = s.positions;
+    plus[v] += h;
+    minus[v] -= h;
+    const double gradient =
+        (energy_of(bridge, plus, s.box) - energy_of(bridge, minus, s.box)) / (2 * h);
+    EXPECT_NEAR(forces[v], -gradient, 1e-6 * std::max(1.0, largest)) << "component " << v;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(PairStyles, BridgeMatchesLammps,
+                         ::testing::Values(std::make_tuple(2, 0), std::make_tuple(2, 1),
+                                           std::make_tuple(2, 2), std::make_tuple(2, 3),
+                                           std::make_tuple(3, 0), std::make_tuple(3, 1),
+                                           std::make_tuple(3, 2), std::make_tuple(3, 3),
+                                           std::make_tuple(3, 4)),
+                         [](const ::testing::TestParamInfo<std::tuple<int, int>> &info) {
+                           return std::string(pair_cases()[std::get<1>(info.param)].name) + "_" +
+                                  std::to_string(std::get<0>(info.param)) + "d";
+                         });
+
+TEST(EnergyBridge, DistributedEqualsLocal)
+{
+  const System s = test_system(2);
+  FlowMapBridge bridge(setup_for(s, pair_cases()[0].commands));
+  const int nconf = 5;
+  const std::size_t nd = s.positions.size();
+  std::vector<double> batch;
+  std::mt19937_64 engine(3);
+  std::normal_distribution<double> noise(0.0, 0.03);
+  for (int c = 0; c < nconf; ++c)
+    for (double x : s.positions) batch.push_back(x + noise(engine));
+  std::vector<double> e_local(nconf), f_local(nconf * nd), e_dist(nconf), f_dist(nconf * nd);
+  bridge.evaluate(batch.data(), nconf, s.box.data(), e_local.data(), f_local.data(), false);
+  bridge.evaluate_distributed(MPI_COMM_WORLD, batch.data(), nconf, s.box.data(), e_dist.data(),
+                              f_dist.data(), false);
+  EXPECT_EQ(e_local, e_dist);
+  EXPECT_EQ(f_local, f_dist);
+  EXPECT_NE(e_local[0], e_local[1]);
+
+  // Per-configuration boxes: configuration c scaled by 1 + 0.02 c.
+  std::vector<double> scaled(batch), boxes;
+  for (int c = 0; c < nconf; ++c) {
+    const double scale = 1.0 + 0.02 * c;
+    for (std::size_t v = 0; v < nd; ++v) scaled[c * nd + v] *= scale;
+    for (double length : s.box) boxes.push_back(scale * length);
+  }
+  std::vector<double> e_boxes(nconf);
+  bridge.evaluate_distributed_per_box(MPI_COMM_WORLD, scaled.data(), nconf, boxes.data(),
+                                      e_boxes.data(), nullptr, false);
+  for (int c = 0; c < nconf; ++c) {
+    double e = 0.0;
+    bridge.evaluate(&scaled[c * nd], 1, &boxes[c * s.dimension], &e, nullptr, false);
+    EXPECT_EQ(e_boxes[c], e) << "configuration " << c;
+  }
+}
+
+TEST(EnergyBridge, BoxChangeEqualsFreshBridge)
+{
+  System s = test_system(3);
+  const auto commands = pair_cases()[0].commands;
+  FlowMapBridge bridge(setup_for(s, commands));
+  const double e_first = energy_of(bridge, s.positions, s.box);
+
+  System bigger = s;
+  for (auto &length : bigger.box) length *= 1.07;
+  for (auto &x : bigger.positions) x *= 1.07;
+  FlowMapBridge fresh(setup_for(bigger, commands));
+  const double e_fresh = energy_of(fresh, bigger.positions, bigger.box);
+  const double e_resized = energy_of(bridge, bigger.positions, bigger.box);
+  EXPECT_NE(e_fresh, e_first);
+  EXPECT_NEAR(e_resized, e_fresh, 1e-12 * std::fabs(e_fresh));
+  EXPECT_NEAR(energy_of(bridge, s.positions, s.box), e_first, 1e-12 * std::fabs(e_first));
+  // The tail correction (3D) follows the volume.
+  const auto tail = pair_cases()[4].commands;
+  FlowMapBridge tail_bridge(setup_for(s, tail)), tail_fresh(setup_for(bigger, tail));
+  energy_of(tail_bridge, s.positions, s.box);
+  EXPECT_NEAR(energy_of(tail_bridge, bigger.positions, bigger.box),
+              energy_of(tail_fresh, bigger.positions, bigger.box), 1e-10);
+}
+
+TEST(EnergyBridge, NonFiniteCoordinatesGiveNaNNotAnError)
+{
+  System s = test_system(2);
+  FlowMapBridge bridge(setup_for(s, pair_cases()[0].commands));
+  std::vector<double> x = s.positions, forces;
+  x[3] = std::nan("");
+  EXPECT_TRUE(std::isnan(energy_of(bridge, x, s.box, false, &forces)));
+  EXPECT_TRUE(std::isnan(forces[0]));
+  EXPECT_TRUE(std::isfinite(energy_of(bridge, s.positions, s.box)));
+}
+
+/* ---------------------------------------------------------------------- */
+// Regularisation
+
+namespace {
+const std::vector<std::string> kLJ = {"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0",
+                                      "pair_modify shift yes"};
+
+double lj(double r)
+{
+  auto raw = [](double x) { return 4.0 * (std::pow(x, -12) - std::pow(x, -6)); };
+  return raw(r) - raw(2.5);
+}
+double lj_slope(double r)
+{
+  return 4.0 * (-12.0 * std::pow(r, -13) + 6.0 * std::pow(r, -7));
+}
+
+// Two particles of type 1 at distance r along x in a 10 x 10 box.
+System pair_at(double r)
+{
+  System s;
+  s.dimension = 2;
+  s.box = {10.0, 10.0};
+  s.types = {1, 1};
+  s.positions = {5.0, 5.0, 5.0 + r, 5.0};
+  return s;
+}
+}    // namespace
+
+TEST(EnergyBridgeRegularised, EqualsTrueEnergyWhenNoPairIsInsideTheCore)
+{
+  const System s = test_system(2);    // spacing 1.25, jitter 0.15: every pair beyond 0.9
+  FlowMapBridge bridge(setup_for(s, pair_cases()[3].commands, 0.8));
+  std::vector<double> f_true, f_reg;
+  const double e_true = energy_of(bridge, s.positions, s.box, false, &f_true);
+  const double e_reg = energy_of(bridge, s.positions, s.box, true, &f_reg);
+  EXPECT_NEAR(e_reg, e_true, 1e-10 * std::fabs(e_true));
+  for (std::size_t v = 0; v < f_true.size(); ++v) EXPECT_NEAR(f_reg[v], f_true[v], 1e-9);
+}
+
+TEST(EnergyBridgeRegularised, LinearCoreWithContinuousValueAndSlope)
+{
+  const double rc = 0.8;
+  System s = pair_at(1.0);
+  FlowMapBridge bridge(setup_for(s, kLJ, rc));
+  for (double r : {0.3, 0.6, 0.79, 0.8 - 1e-9}) {
+    s = pair_at(r);
+    std::vector<double> forces;
+    const double e = energy_of(bridge, s.positions, s.box, true, &forces);
+    EXPECT_NEAR(e, lj(rc) + lj_slope(rc) * (r - rc), 1e-9 * std::fabs(lj(rc))) << "r " << r;
+    // Force on particle 2 (at +x) is -dU/dr.
+    EXPECT_NEAR(forces[2], -lj_slope(rc), 1e-9 * std::fabs(lj_slope(rc))) << "r " << r;
+    EXPECT_NEAR(forces[0], lj_slope(rc), 1e-9 * std::fabs(lj_slope(rc))) << "r " << r;
+  }
+  // Continuity across r_c: values and one-sided slopes from both sides.
+  const double h = 1e-7;
+  auto e_at = [&](double r) {
+    System p = pair_at(r);
+    return energy_of(bridge, p.positions, p.box, true);
+  };
+  EXPECT_NEAR(e_at(rc - h), e_at(rc + h), 3 * h * std::fabs(lj_slope(rc)));
+  const double slope_in = (e_at(rc) - e_at(rc - 1e-5)) / 1e-5;
+  const double slope_out = (e_at(rc + 1e-5) - e_at(rc)) / 1e-5;
+  EXPECT_NEAR(slope_in, lj_slope(rc), 1e-4 * std::fabs(lj_slope(rc)));
+  EXPECT_NEAR(slope_out, lj_slope(rc), 1e-3 * std::fabs(lj_slope(rc)));
+  // Beyond r_c the true energy is kept.
+  EXPECT_NEAR(e_at(1.1), lj(1.1), 1e-12);
+}
+
+TEST(EnergyBridgeRegularised, FiniteAndBoundedForOverlaps)
+{
+  System s = test_system(2);
+  const auto commands = pair_cases()[3].commands;    // hybrid/overlay lj/cut + morse
+  FlowMapBridge bridge(setup_for(s, commands, 0.8));
+  std::vector<double> f_normal;
+  energy_of(bridge, s.positions, s.box, false, &f_normal);
+  double bound = 0.0;
+  for (double f : f_normal) bound = std::max(bound, std::fabs(f));
+
+  for (double distance : {0.0, 1e-12, 1e-8, 1e-3}) {
+    std::vector<double> x = s.positions;
+    x[2] = x[0] + distance;    // particle 2 onto particle 1
+    x[3] = x[1];
+    std::vector<double> forces;
+    const double e_true = energy_of(bridge, x, s.box, false);
+    const double e_reg = energy_of(bridge, x, s.box, true, &forces);
+    SCOPED_TRACE("distance " + std::to_string(distance));
+    EXPECT_TRUE(!std::isfinite(e_true) || e_true > 1e10);
+    EXPECT_TRUE(std::isfinite(e_reg));
+    EXPECT_LT(e_reg, 1e4);
+    for (double f : forces) {
+      EXPECT_TRUE(std::isfinite(f));
+      // |u'(0.8)| of lj/cut is about 760; one such pair plus the ordinary forces.
+      EXPECT_LT(std::fabs(f), 4 * 400.0 + bound);
+    }
+  }
+}
+
+TEST(EnergyBridgeRegularised, GradientIsMinusForceInsideTheCore)
+{
+  System s = test_system(2);
+  std::vector<double> x = s.positions;
+  x[2] = x[0] + 0.3;
+  x[3] = x[1] + 0.2;
+  FlowMapBridge bridge(setup_for(s, pair_cases()[0].commands, 0.8));
+  std::vector<double> forces;
+  energy_of(bridge, x, s.box, true, &forces);
+  const double h = 1e-6;
+  for (std::size_t v : {0, 1, 2, 3, 7}) {
+    std::vector<double> plus = x, minus = x;
+    plus[v] += h;
+    minus[v] -= h;
+    const double gradient =
+        (energy_of(bridge, plus, s.box, true) - energy_of(bridge, minus, s.box, true)) / (2 * h);
+    EXPECT_NEAR(forces[v], -gradient, 1e-5 * std::max(1.0, std::fabs(gradient)))
+        << "component " << v;
+  }
+}
+
+TEST(EnergyBridgeRegularised, NeedsSingleAndACoreBelowTheCutoff)
+{
+  const System s = test_system(2);
+  try {
+    FlowMapBridge bridge(setup_for(
+        s, {"pair_style hybrid/overlay lj/cut 2.5 dsmc 2.0 1234 1.0 1.0 1 1",
+            "pair_coeff * * lj/cut 1.0 1.0", "pair_coeff * * dsmc 1.0 1.0"},
+        0.8));
+    ADD_FAILURE() << "expected FlowMapBridgeError";
+  } catch (FlowMapBridgeError &e) {
+    EXPECT_THAT(e.what(), HasSubstr("has no single()"));
+  }
+  try {
+    FlowMapBridge bridge(setup_for(
+        s, {"pair_style lj/cut 1.122462048309373", "pair_coeff * * 1.0 1.0"}, 1.2));
+    ADD_FAILURE() << "expected FlowMapBridgeError";
+  } catch (FlowMapBridgeError &e) {
+    EXPECT_THAT(e.what(), HasSubstr("core_radius 1.2 is not below the pair cutoff"));
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+// Invalid input
+
+namespace {
+std::string bridge_error(const std::vector<std::string> &commands)
+{
+  try {
+    FlowMapBridge bridge(setup_for(test_system(2), commands));
+  } catch (FlowMapBridgeError &e) {
+    return e.what();
+  }
+  return "no error";
+}
+}    // namespace
+
+TEST(EnergyBridgeErrors, InvalidPairCommandsAreNamed)
+{
+  std::string m = bridge_error({"pair_style lj/nonsense 2.5", "pair_coeff * * 1.0 1.0"});
+  EXPECT_THAT(m, HasSubstr("pair command 'pair_style lj/nonsense 2.5'"));
+  EXPECT_THAT(m, HasSubstr("Unrecognized pair style"));
+
+  m = bridge_error({"pair_style lj/cut 2.5", "pair_coeff * * one 1.0"});
+  EXPECT_THAT(m, HasSubstr("pair command 'pair_coeff * * one 1.0'"));
+  EXPECT_THAT(m, HasSubstr("Expected floating point"));
+
+  m = bridge_error({"pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0"});
+  EXPECT_THAT(m, HasSubstr("'pair_style lj/cut 2.5', 'pair_coeff 1 1 1.0 1.0'"));
+  EXPECT_THAT(m, HasSubstr("All pair coeffs are not set"));
+
+  m = bridge_error({"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0", "pair_modify bogus"});
+  EXPECT_THAT(m, HasSubstr("pair command 'pair_modify bogus'"));
+  EXPECT_THAT(m, HasSubstr("Illegal pair_modify command"));
+
+  m = bridge_error({"pair_style lj/cut 2.5", "fix 1 all nve"});
+  EXPECT_THAT(m, HasSubstr("'fix 1 all nve' is not a pair_style, pair_coeff or pair_modify"));
+
+  EXPECT_THAT(bridge_error({}), HasSubstr("no pair commands given"));
+}
+
+TEST(EnergyBridgeErrors, TailCorrectionIn2DIsRefusedByLammps)
+{
+  const std::string m =
+      bridge_error({"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0", "pair_modify tail yes"});
+  EXPECT_THAT(m, HasSubstr("Cannot use pair tail corrections with 2d simulations"));
+}
+
+TEST(EnergyBridgeErrors, InvalidSetup)
+{
+  System s = test_system(2);
+  auto setup = setup_for(s, kLJ);
+  setup.types[3] = 3;
+  EXPECT_THROW(FlowMapBridge bridge(setup), FlowMapBridgeError);
+  setup = setup_for(s, kLJ);
+  setup.box_lengths = {7.5, 7.5, 7.5};
+  EXPECT_THROW(FlowMapBridge bridge(setup), FlowMapBridgeError);
+  setup = setup_for(s, kLJ);
+  FlowMapBridge bridge(setup);
+  const std::vector<double> bad_box = {-1.0, 7.5};
+  double e = 0.0;
+  try {
+    bridge.evaluate(s.positions.data(), 1, bad_box.data(), &e, nullptr, false);
+    ADD_FAILURE() << "expected FlowMapBridgeError";
+  } catch (FlowMapBridgeError &err) {
+    EXPECT_THAT(err.what(), HasSubstr("box length -1 along axis 0 is not positive"));
+  }
+}
+
+TEST(EnergyBridgeErrors, DistributedErrorReachesEveryRank)
+{
+  const System s = test_system(2);
+  FlowMapBridge bridge(setup_for(s, kLJ));
+  // Configuration 1 (rank 0 on one rank; the last rank's block on two) has a bad box.
+  std::vector<double> batch = s.positions;
+  batch.insert(batch.end(), s.positions.begin(), s.positions.end());
+  std::vector<double> boxes = {s.box[0], s.box[1], 0.0, s.box[1]};
+  std::vector<double> e(2);
+  try {
+    bridge.evaluate_distributed_per_box(MPI_COMM_WORLD, batch.data(), 2, boxes.data(), e.data(),
+                                        nullptr, false);
+    ADD_FAILURE() << "expected FlowMapBridgeError";
+  } catch (FlowMapBridgeError &err) {
+    EXPECT_THAT(err.what(), HasSubstr("box length 0 along axis 0"));
+  }
+}

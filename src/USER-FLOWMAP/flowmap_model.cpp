@@ -50,8 +50,13 @@ MappedConfigurations FlowModel::map(const torch::Tensor &x, const torch::Tensor 
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(x.device());
   const auto box_from = torch::tensor(from, f64), box_to = torch::tensor(to, f64);
   const auto c = to_internal(x.to(torch::kFloat64), box_from, reference, symmetry);
-  const auto r = inverse ? flow_->inverse(c.u) : flow_->forward(c.u);
-  InternalCoordinates mapped{r.u.to(f64), c.origin * (box_to / box_from)};
+  const auto u = c.u.to(options_.device, options_.dtype);
+  const auto r = inverse ? flow_->inverse(u) : flow_->forward(u);
+  // Apply the flow as a float64 displacement of the float64 input: a float32 network then
+  // moves particles only as far as it actually maps them, instead of also rounding every
+  // position to float32 (the identity stays exact, and so does the scaling baseline).
+  const auto displacement = wrap_unit(r.u.to(f64) - u.to(f64));
+  InternalCoordinates mapped{c.u + displacement, c.origin * (box_to / box_from)};
   return {to_cartesian(mapped, box_to, reference, symmetry),
           r.log_det.to(f64) + scaling_log_det(options_.num_particles, from, to)};
 }

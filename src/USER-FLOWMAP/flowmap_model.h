@@ -6,7 +6,9 @@
    the exact Jacobian of this map on all N particles: the flow's log-determinant plus
    N sum_k log(L_B,k / L_A,k) (reference translation and box scaling), so -log mean w is the
    free-energy difference. Positions and log-determinants are float64 whatever the network
-   dtype; autograd runs from both back to the parameters.
+   dtype: the network's output enters as a displacement F(u) - u added to the float64
+   input, so a float32 network does not round positions it leaves in place. Autograd runs
+   from positions and log-determinants back to the parameters.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_MODEL_H

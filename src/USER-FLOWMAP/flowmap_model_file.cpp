@@ -1,0 +1,372 @@
+/* ----------------------------------------------------------------------
+   USER-FLOWMAP: model files.
+------------------------------------------------------------------------- */
+
+#include "flowmap_model_file.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <utility>
+#include <unistd.h>
+
+namespace flowmap {
+
+namespace {
+
+using torch::serialize::InputArchive;
+using torch::serialize::OutputArchive;
+
+std::string system_error(int err)
+{
+  return std::strerror(err);
+}
+
+// c10 messages carry a C++ backtrace; the first line is the reason.
+std::string first_line(const std::string &s)
+{
+  return s.substr(0, s.find('\n'));
+}
+
+std::string shape(const torch::Tensor &t)
+{
+  std::ostringstream s;
+  s << t.sizes();
+  return s.str();
+}
+
+std::string box_text(const std::vector<double> &box, int precision = 10)
+{
+  std::ostringstream s;
+  s.precision(precision);
+  for (std::size_t i = 0; i < box.size(); ++i) s << (i ? " x " : "") << box[i];
+  return s.str();
+}
+
+// FNV-1a over the canonical text of every option and metadata entry and the bytes of every
+// parameter in module order. LibTorch's zip reader does not verify its CRC-32 records, so
+// without this a flipped byte in tensor data or in a box length would load silently.
+class Checksum {
+ public:
+  void add(const void *data, std::size_t size)
+  {
+    const auto *p = static_cast<const unsigned char *>(data);
+    for (std::size_t i = 0; i < size; ++i) hash_ = (hash_ ^ p[i]) * 0x100000001b3ULL;
+  }
+  void add(const std::string &s) { add(s.data(), s.size() + 1); }
+  void add(const torch::Tensor &t)
+  {
+    const auto c = t.detach().to(torch::kCPU).contiguous();
+    add(c.data_ptr(), c.numel() * c.element_size());
+  }
+  std::int64_t value() const { return static_cast<std::int64_t>(hash_); }
+
+ private:
+  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
+std::string canonical(const FlowOptions &o, const ModelMetadata &m)
+{
+  std::ostringstream s;
+  s.precision(17);
+  s << o.describe() << ' ' << o.min_bin_size << ' ' << o.min_derivative << '|' << m.units << '|'
+    << box_text(m.source_box, 17) << '|' << box_text(m.target_box, 17) << '|' << m.source_temperature
+    << ' ' << m.target_temperature << ' ' << m.training_steps << '|' << m.description;
+  return s.str();
+}
+
+std::int64_t model_checksum(const FlowModel &model)
+{
+  Checksum sum;
+  sum.add(canonical(model.options(), model.metadata()));
+  for (const auto &item : model.flow()->named_parameters()) {
+    sum.add(item.key());
+    sum.add(item.value());
+  }
+  return sum.value();
+}
+
+class Reader {
+ public:
+  Reader(InputArchive &archive, std::string origin, std::string section) :
+      archive_(archive), origin_(std::move(origin)), section_(std::move(section))
+  {
+  }
+
+  [[noreturn]] void fail(const std::string &what) const
+  {
+    throw ModelFileError(origin_ + ": " + what);
+  }
+
+  c10::IValue entry(const std::string &key) const
+  {
+    c10::IValue v;
+    if (!archive_.try_read(key, v)) fail("corrupt or incomplete model: no entry '" + name(key) + "'");
+    return v;
+  }
+  std::int64_t integer(const std::string &key) const
+  {
+    const auto v = entry(key);
+    if (!v.isInt()) fail("corrupt model: entry '" + name(key) + "' is not an integer");
+    return v.toInt();
+  }
+  double real(const std::string &key) const
+  {
+    const auto v = entry(key);
+    if (!v.isDouble()) fail("corrupt model: entry '" + name(key) + "' is not a number");
+    return v.toDouble();
+  }
+  std::string text(const std::string &key) const
+  {
+    const auto v = entry(key);
+    if (!v.isString()) fail("corrupt model: entry '" + name(key) + "' is not a string");
+    return v.toStringRef();
+  }
+  std::vector<double> reals(const std::string &key) const
+  {
+    const auto v = entry(key);
+    if (!v.isDoubleList()) fail("corrupt model: entry '" + name(key) + "' is not a list of numbers");
+    return v.toDoubleVector();
+  }
+  InputArchive nested(const std::string &key) const
+  {
+    InputArchive inner;
+    if (!archive_.try_read(key, inner)) fail("corrupt or incomplete model: no section '" + key + "'");
+    return inner;
+  }
+
+ private:
+  InputArchive &archive_;
+  std::string origin_, section_;
+
+  std::string name(const std::string &key) const
+  {
+    return section_.empty() ? key : section_ + "/" + key;
+  }
+};
+
+void write_options(OutputArchive &a, const FlowOptions &o)
+{
+  a.write("num_particles", o.num_particles);
+  a.write("dimension", o.dimension);
+  a.write("blocks", o.blocks);
+  a.write("bins", o.bins);
+  a.write("frequencies", o.frequencies);
+  a.write("embedding", o.embedding);
+  a.write("heads", o.heads);
+  a.write("layers", o.layers);
+  a.write("feedforward", o.feedforward);
+  a.write("min_bin_size", o.min_bin_size);
+  a.write("min_derivative", o.min_derivative);
+  a.write("dtype", dtype_name(o.dtype));
+}
+
+FlowOptions read_options(const Reader &r)
+{
+  FlowOptions o;
+  o.num_particles = r.integer("num_particles");
+  o.dimension = r.integer("dimension");
+  o.blocks = r.integer("blocks");
+  o.bins = r.integer("bins");
+  o.frequencies = r.integer("frequencies");
+  o.embedding = r.integer("embedding");
+  o.heads = r.integer("heads");
+  o.layers = r.integer("layers");
+  o.feedforward = r.integer("feedforward");
+  o.min_bin_size = r.real("min_bin_size");
+  o.min_derivative = r.real("min_derivative");
+  const auto dtype = r.text("dtype");
+  try {
+    o.dtype = dtype_from_name(dtype);
+    o.validate();
+  } catch (const std::invalid_argument &e) {
+    r.fail(std::string("corrupt model: ") + e.what());
+  }
+  return o;
+}
+
+void write_metadata(OutputArchive &a, const ModelMetadata &m)
+{
+  a.write("units", m.units);
+  a.write("source_box", c10::IValue(m.source_box));
+  a.write("target_box", c10::IValue(m.target_box));
+  a.write("source_temperature", m.source_temperature);
+  a.write("target_temperature", m.target_temperature);
+  a.write("training_steps", m.training_steps);
+  a.write("description", m.description);
+}
+
+ModelMetadata read_metadata(const Reader &r)
+{
+  ModelMetadata m;
+  m.units = r.text("units");
+  m.source_box = r.reals("source_box");
+  m.target_box = r.reals("target_box");
+  m.source_temperature = r.real("source_temperature");
+  m.target_temperature = r.real("target_temperature");
+  m.training_steps = r.integer("training_steps");
+  m.description = r.text("description");
+  return m;
+}
+
+FlowModel read_checked(InputArchive &archive, const std::string &origin)
+{
+  const Reader top(archive, origin, "");
+  c10::IValue format;
+  if (!archive.try_read("format", format) || !format.isString() ||
+      format.toStringRef() != kModelFormatName)
+    top.fail("not a flowmap model file (no format entry '" + std::string(kModelFormatName) + "')");
+  const auto version = top.integer("format_version");
+  if (version != kModelFormatVersion) {
+    // Other versions may lay out everything else differently: only the writer's name is
+    // worth reading, and only if present.
+    c10::IValue writer;
+    const bool named = archive.try_read("package_version", writer) && writer.isString();
+    top.fail("model file format version " + std::to_string(version) + " (written by " +
+             (named ? "USER-FLOWMAP " + writer.toStringRef() : "an unknown version") +
+             "); this build (USER-FLOWMAP " + FLOWMAP_VERSION + ") reads format version " +
+             std::to_string(kModelFormatVersion));
+  }
+  auto options_archive = top.nested("options");
+  auto metadata_archive = top.nested("metadata");
+  auto parameter_archive = top.nested("parameters");
+  const auto options = read_options(Reader(options_archive, origin, "options"));
+  const auto metadata = read_metadata(Reader(metadata_archive, origin, "metadata"));
+  std::optional<FlowModel> model;
+  try {
+    model.emplace(options, metadata);
+  } catch (const std::invalid_argument &e) {
+    top.fail(std::string("corrupt model: ") + e.what());
+  }
+  const auto parameters = model->flow()->named_parameters();
+  if (parameter_archive.keys().size() != parameters.size())
+    top.fail("corrupt model: " + std::to_string(parameter_archive.keys().size()) +
+             " parameter tensors, the architecture has " + std::to_string(parameters.size()));
+  torch::NoGradGuard no_grad;
+  for (const auto &item : parameters) {
+    torch::Tensor stored;
+    if (!parameter_archive.try_read(item.key(), stored))
+      top.fail("corrupt model: parameter '" + item.key() + "' is missing");
+    if (!stored.sizes().equals(item.value().sizes()))
+      top.fail("corrupt model: parameter '" + item.key() + "' has shape " + shape(stored) +
+               ", the architecture needs " + shape(item.value()));
+    if (stored.scalar_type() != options.dtype)
+      top.fail("corrupt model: parameter '" + item.key() + "' is not " + dtype_name(options.dtype));
+    if (!torch::isfinite(stored).all().item<bool>())
+      top.fail("corrupt model: parameter '" + item.key() + "' has non-finite values");
+    item.value().copy_(stored);
+  }
+  if (top.integer("checksum") != model_checksum(*model))
+    top.fail("corrupt model: the checksum of its parameters and metadata does not match");
+  return std::move(*model);
+}
+
+}    // namespace
+
+void write_model(OutputArchive &archive, const FlowModel &model)
+{
+  archive.write("format", std::string(kModelFormatName));
+  archive.write("format_version", kModelFormatVersion);
+  archive.write("package_version", std::string(FLOWMAP_VERSION));
+  OutputArchive options, metadata, parameters;
+  write_options(options, model.options());
+  write_metadata(metadata, model.metadata());
+  for (const auto &item : model.flow()->named_parameters())
+    parameters.write(item.key(), item.value().detach().to(torch::kCPU));
+  archive.write("options", options);
+  archive.write("metadata", metadata);
+  archive.write("parameters", parameters);
+  archive.write("checksum", model_checksum(model));
+}
+
+FlowModel read_model(InputArchive &archive, const std::string &origin)
+{
+  try {
+    return read_checked(archive, origin);
+  } catch (const ModelFileError &) {
+    throw;
+  } catch (const c10::Error &e) {
+    throw ModelFileError(origin + ": corrupt model: " + first_line(e.what_without_backtrace()));
+  } catch (const std::exception &e) {
+    throw ModelFileError(origin + ": corrupt model: " + first_line(e.what()));
+  }
+}
+
+void save_model(const FlowModel &model, const std::string &path)
+{
+  OutputArchive archive;
+  write_model(archive, model);
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  std::FILE *file = std::fopen(tmp.c_str(), "wb");
+  if (!file)
+    throw ModelFileError("cannot write model file '" + path + "': " + system_error(errno));
+  int err = 0;
+  try {
+    archive.save_to([&](const void *data, std::size_t size) -> std::size_t {
+      const auto written = std::fwrite(data, 1, size, file);
+      if (written != size && !err) err = errno ? errno : EIO;
+      return written;
+    });
+  } catch (const c10::Error &) {
+    if (!err) err = EIO;
+  }
+  if (!err && std::fflush(file) != 0) err = errno;
+  if (!err && ::fsync(::fileno(file)) != 0) err = errno;
+  if (std::fclose(file) != 0 && !err) err = errno;
+  if (!err && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err) {
+    std::remove(tmp.c_str());
+    throw ModelFileError("cannot write model file '" + path + "': " + system_error(err));
+  }
+}
+
+FlowModel load_model(const std::string &path)
+{
+  std::FILE *file = std::fopen(path.c_str(), "rb");
+  if (!file) throw ModelFileError("cannot open model file '" + path + "': " + system_error(errno));
+  std::fclose(file);
+  const std::string origin = "model file '" + path + "'";
+  InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error &e) {
+    throw ModelFileError(origin + ": not a readable model archive (truncated, corrupt or not " +
+                         "a LibTorch archive): " + first_line(e.what_without_backtrace()));
+  } catch (const std::exception &e) {
+    // TorchScript's parser reports damaged archive code with its own exception types
+    throw ModelFileError(origin + ": not a readable model archive (truncated, corrupt or not " +
+                         "a LibTorch archive): " + first_line(e.what()));
+  }
+  return read_model(archive, origin);
+}
+
+void check_model_matches(const FlowModel &model, std::int64_t num_particles,
+                         std::int64_t dimension, const std::vector<double> &source_box,
+                         const std::vector<double> &target_box, double rel_tol)
+{
+  const auto &o = model.options();
+  if (o.num_particles != num_particles)
+    throw ModelFileError("model was trained for N = " + std::to_string(o.num_particles) +
+                         " particles, this system has " + std::to_string(num_particles));
+  if (o.dimension != dimension)
+    throw ModelFileError("model was trained in " + std::to_string(o.dimension) +
+                         "D, this system is " + std::to_string(dimension) + "D");
+  auto same = [&](const std::vector<double> &a, const std::vector<double> &b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t k = 0; k < a.size(); ++k)
+      if (!(std::abs(a[k] - b[k]) <= rel_tol * std::abs(b[k]))) return false;
+    return true;
+  };
+  const auto &m = model.metadata();
+  if (!same(m.source_box, source_box))
+    throw ModelFileError("model was trained with source box " + box_text(m.source_box) +
+                         ", this system's source box is " + box_text(source_box));
+  if (!same(m.target_box, target_box))
+    throw ModelFileError("model was trained with target box " + box_text(m.target_box) +
+                         ", this system's target box is " + box_text(target_box));
+}
+
+}    // namespace flowmap

@@ -275,15 +275,15 @@ std::vector<int> DirectSource::gather(std::vector<double> *positions)
 
 void DirectSource::init()
 {
+  if (atom->natoms != natoms_ && frames_ > 0)
+    error->all(FLERR, "Compute ress {}: the number of atoms changed from {} to {} after {} "
+                      "frames; the accumulated weights belong to the old system (define a "
+                      "new compute ress)", id_, natoms_, atom->natoms, frames_);
   check_system();
-  if (atom->natoms != natoms_) {
-    if (frames_ > 0)
-      error->all(FLERR, "Compute ress {}: the number of atoms changed from {} to {} after {} "
-                        "frames; the accumulated weights belong to the old system (define a "
-                        "new compute ress)", id_, natoms_, atom->natoms, frames_);
-    build_bridges(gather(nullptr));
-  } else if (frames_ == 0 && gather(nullptr) != types_) {
-    build_bridges(gather(nullptr));
+  // Before the first frame the system may still change (atoms created after the compute).
+  if (frames_ == 0) {
+    const std::vector<int> types = gather(nullptr);
+    if (atom->natoms != natoms_ || types != types_) build_bridges(types);
   }
 
   pe_ = nullptr;
@@ -383,8 +383,8 @@ void DirectSource::write_scan(double source_density) const
   for (std::size_t k = 0; k < scan_->densities.size(); ++k)
     for (std::size_t j = 0; j < nt; ++j) {
       const auto &acc = scan_->ress[k * nt + j];
-      fmt::print(fp, "{:.10g} {:.10g} {:.10g} {} {:.10g}\n", scan_->densities[k],
-                 scan_->temperatures[j], acc.ress(), acc.count(), acc.free_energy_difference());
+      fprintf(fp, "%.12g %.12g %.12g %zu %.12g\n", scan_->densities[k], scan_->temperatures[j],
+              acc.ress(), acc.count(), acc.free_energy_difference());
     }
   const bool written = fclose(fp) == 0;
   if (!written || std::rename(tmp.c_str(), scan_->file.c_str()) != 0)
@@ -490,9 +490,10 @@ void ComputeRESS::compute_vector()
       accumulator_->add(sample.log_weight, sample.target_energy);
       values_[5] = sample.log_weight;
       values_[6] = sample.target_energy;
+      // fprintf, not fmt: the bundled fmt's {:.17g} does not always round-trip.
       if (frame_fp_)
-        fmt::print(frame_fp_, "{} {:.17g} {:.17g} {:.17g}\n", update->ntimestep,
-                   sample.source_energy, sample.target_energy, sample.log_weight);
+        fprintf(frame_fp_, BIGINT_FORMAT " %.17g %.17g %.17g\n", update->ntimestep,
+                sample.source_energy, sample.target_energy, sample.log_weight);
     }
     if (frame_fp_) fflush(frame_fp_);
     processed_step_ = update->ntimestep;

@@ -1,0 +1,87 @@
+/* ----------------------------------------------------------------------
+   USER-FLOWMAP: BLAS identification and speed.
+------------------------------------------------------------------------- */
+
+#include "flowmap_blas_check.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <dlfcn.h>
+#include <link.h>
+#include <sstream>
+
+namespace flowmap {
+
+namespace {
+
+std::string resolved(const char *path)
+{
+  char buffer[PATH_MAX];
+  return path && ::realpath(path, buffer) ? std::string(buffer) : std::string(path ? path : "");
+}
+
+std::string classify(const std::string &path)
+{
+  auto has = [&](const char *s) { return path.find(s) != std::string::npos; };
+  if (has("openblas")) return "OpenBLAS";
+  if (has("mkl")) return "MKL";
+  if (has("blis")) return "BLIS";
+  if (has("libblas")) return "reference BLAS";
+  return "unknown";
+}
+
+int collect(struct dl_phdr_info *info, std::size_t, void *data)
+{
+  const std::string name = info->dlpi_name ? info->dlpi_name : "";
+  if (name.find("blas") != std::string::npos || name.find("lapack") != std::string::npos)
+    static_cast<std::vector<std::string> *>(data)->push_back(resolved(name.c_str()));
+  return 0;
+}
+
+double matmul_gflops()
+{
+  torch::NoGradGuard no_grad;
+  const std::int64_t n = 256;
+  const auto a = torch::rand({n, n}), b = torch::rand({n, n});
+  auto c = torch::mm(a, b);    // warm-up: thread pool and BLAS initialisation
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  int reps = 0;
+  double seconds = 0.0;
+  do {
+    c = torch::mm(a, b);
+    ++reps;
+    seconds = std::chrono::duration<double>(clock::now() - start).count();
+  } while (seconds < 0.05 && reps < 1000);
+  return 2.0 * n * n * n * reps / seconds * 1e-9;
+}
+
+}    // namespace
+
+BlasReport check_blas(double slow_below_gflops)
+{
+  BlasReport r;
+  // The same global lookup the dynamic linker used for LibTorch's sgemm_ calls.
+  Dl_info info{};
+  void *symbol = ::dlsym(RTLD_DEFAULT, "sgemm_");
+  if (symbol && ::dladdr(symbol, &info)) r.provider = resolved(info.dli_fname);
+  r.name = r.provider.empty() ? "unknown" : classify(r.provider);
+  ::dl_iterate_phdr(collect, &r.loaded);
+  r.gflops = matmul_gflops();
+  r.slow = r.gflops < slow_below_gflops;
+  std::ostringstream s;
+  s.precision(3);
+  s << "BLAS: " << r.name << " (" << (r.provider.empty() ? "sgemm_ not found" : r.provider)
+    << "), float32 matmul " << r.gflops << " GFLOP/s on " << torch::get_num_threads()
+    << " threads";
+  if (r.slow)
+    s << " -- slow (below " << slow_below_gflops << " GFLOP/s): install OpenBLAS "
+      << "(libopenblas0-pthread) so that libblas.so.3 points to it";
+  r.summary = s.str();
+  return r;
+}
+
+}    // namespace flowmap

@@ -1,0 +1,32 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   USER-FLOWMAP: which BLAS LibTorch really multiplies matrices with, and how fast.
+
+   Debian's LibTorch links libblas.so.3, which the alternatives system points at OpenBLAS or
+   at the reference BLAS; the reference one makes training about 10x slower. The check looks
+   up which loaded object provides sgemm_ and times a float32 matrix product, so fix flowmap
+   can warn with a concrete reason.
+------------------------------------------------------------------------- */
+
+#ifndef FLOWMAP_BLAS_CHECK_H
+#define FLOWMAP_BLAS_CHECK_H
+
+#include <string>
+#include <vector>
+
+namespace flowmap {
+
+struct BlasReport {
+  std::string provider;              // resolved path of the object providing sgemm_
+  std::string name;                  // OpenBLAS, reference BLAS, MKL, BLIS, or unknown
+  std::vector<std::string> loaded;   // loaded objects with blas or lapack in their name
+  double gflops = 0.0;               // float32 256^3 matrix product, current torch threads
+  bool slow = false;                 // gflops below the threshold
+  std::string summary;               // one line for the log
+};
+
+// About 50 ms of matrix products on the current LibTorch threads.
+BlasReport check_blas(double slow_below_gflops = 5.0);
+
+}    // namespace flowmap
+
+#endif

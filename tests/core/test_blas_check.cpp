@@ -1,0 +1,29 @@
+// The BLAS check finds the library behind LibTorch's sgemm_ and measures it.
+#include "flowmap_blas_check.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+using namespace flowmap;
+using ::testing::HasSubstr;
+
+TEST(BlasCheck, FindsTheProviderAndMeasuresIt)
+{
+  const auto report = check_blas();
+  // LibTorch calls sgemm_, so some loaded object provides it
+  EXPECT_FALSE(report.provider.empty());
+  EXPECT_NE(report.name, "unknown");
+  EXPECT_FALSE(report.loaded.empty());
+  EXPECT_GT(report.gflops, 0.0);
+  EXPECT_THAT(report.summary, HasSubstr(report.name));
+  EXPECT_THAT(report.summary, HasSubstr("GFLOP/s"));
+}
+
+TEST(BlasCheck, SlowFlagFollowsTheThreshold)
+{
+  const auto never = check_blas(0.0);
+  EXPECT_FALSE(never.slow);
+  const auto always = check_blas(1e9);
+  EXPECT_TRUE(always.slow);
+  EXPECT_THAT(always.summary, HasSubstr("slow"));
+}

@@ -452,3 +452,20 @@ TEST_F(ComputeRESSTest, AtomsCreatedAfterTheComputeBeforeTheFirstFrameAreFine)
   EXPECT_EQ(element("r", 3), 1.0);
   EXPECT_NEAR(element("r", 1), 1.0, 1e-12);
 }
+
+// Destroying a compute destroys its helper LAMMPS instances, and LAMMPS (29Sep2021) unloads
+// every plugin whenever any instance is destroyed: the plugin must stay mapped and usable.
+TEST_F(ComputeRESSTest, UncomputeKeepsThePluginUsable)
+{
+  commands(wca_system());
+  command("compute r all ress 2.0 2.0 target " + kWCA);
+  command("thermo_style custom step c_r[1]");
+  command("run 0");
+  command("thermo_style custom step pe");
+  command("uncompute r");
+  command("compute again all ress 2.0 2.0 target " + kWCA);
+  command("thermo_style custom step c_again[1]");
+  command("run 10");
+  EXPECT_EQ(element("again", 3), 2.0);
+  EXPECT_NEAR(element("again", 1), 1.0, 1e-12);
+}

@@ -1,5 +1,5 @@
 // Energy-bridge throughput against LAMMPS `rerun` of the same frames, measured in one process:
-// 32-particle 2D Lennard-Jones (cut 2.5, shifted) at density 0.735.
+// 32-particle 2D Lennard-Jones (cut 2.5, shifted) at density 0.735 in a square box.
 //
 //   bench_lammps_bridge [frames (default 20000)] [repeats (default 3)]
 //
@@ -51,10 +51,13 @@ std::vector<std::string> system_lines()
                                     "dimension 2",
                                     "atom_style atomic",
                                     "atom_modify map array",
-                                    "lattice sq 0.735",
-                                    "region box block 0 4 0 8 -0.5 0.5",
+                                    "variable L equal sqrt(32/0.735)",
+                                    "lattice sq $(36/v_L^2)",
+                                    "region box block 0 $(v_L) 0 $(v_L) -0.5 0.5 units box",
                                     "create_box 1 box",
                                     "create_atoms 1 box",
+                                    "group extra id 33:36",
+                                    "delete_atoms group extra",
                                     "mass 1 1.0"};
   lines.insert(lines.end(), kPair.begin(), kPair.end());
   return lines;

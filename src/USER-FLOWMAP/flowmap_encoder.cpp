@@ -31,12 +31,20 @@ EncoderLayerImpl::EncoderLayerImpl(std::int64_t embedding, std::int64_t heads,
 
 torch::Tensor EncoderLayerImpl::attention_block(const torch::Tensor &x)
 {
-  const auto b = x.size(0), p = x.size(1), e = x.size(2);
-  // [B, P, 3, H, Dh] -> [3, B, H, P, Dh]
-  const auto qkv = qkv_->forward(x).view({b, p, 3, heads_, e / heads_}).permute({2, 0, 3, 1, 4});
-  const auto q = qkv[0] * scale_, k = qkv[1], v = qkv[2];
-  const auto attention = torch::softmax(torch::matmul(q, k.transpose(-2, -1)), -1);
-  const auto mixed = torch::matmul(attention, v).transpose(1, 2).reshape({b, p, e});
+  const auto b = x.size(0), p = x.size(1), e = x.size(2), dh = e / heads_;
+  // One copy to contiguous [3, B H, P, Dh], so that the batched products read their
+  // operands in place and unbind's backward is a single stack (select's would zero-fill the
+  // whole projection three times).
+  const auto qkv = qkv_->forward(x)
+                       .view({b, p, 3, heads_, dh})
+                       .permute({2, 0, 3, 1, 4})
+                       .reshape({3, b * heads_, p, dh})
+                       .unbind(0);
+  const auto scores = torch::bmm(qkv[0] * scale_, qkv[1].transpose(1, 2));
+  const auto mixed = torch::bmm(torch::softmax(scores, -1), qkv[2])
+                         .view({b, heads_, p, dh})
+                         .transpose(1, 2)
+                         .reshape({b, p, e});
   return norm1_->forward(x + out_->forward(mixed));
 }
 

@@ -10,7 +10,6 @@
 #include "error.h"
 #include "force.h"
 #include "modify.h"
-#include "pair.h"
 #include "update.h"
 
 #include "flowmap_lammps_bridge.h"

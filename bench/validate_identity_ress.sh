@@ -27,8 +27,13 @@ set_index=1
 while [ "$set_index" -le "$sets" ]; do
   OMP_NUM_THREADS=1 "$build/lammps/lmp" -in "$input" -log none -screen log.txt \
     -var plugin "$build/flowmapplugin.so" -var frames "$frames" -var seed $((7000 + set_index))
-  ress=$(sed -n 's/^System I identity-map RESS \([^ ]*\) +- \([^ ]*\) from \([0-9]*\) frames.*/\1 \2 \3/p' log.txt)
-  [ -n "$ress" ] || { echo "set $set_index: no RESS line in the LAMMPS output" >&2; tail log.txt >&2; exit 1; }
+  pattern='s/^System I identity-map RESS \([^ ]*\) +- \([^ ]*\) from \([0-9]*\) frames.*/\1 \2 \3/p'
+  ress=$(sed -n "$pattern" log.txt)
+  if [ -z "$ress" ]; then
+    echo "set $set_index: no RESS line in the LAMMPS output" >&2
+    tail log.txt >&2
+    exit 1
+  fi
   # Kish RESS from the per-frame log-weights, by log-sum-exp in awk.
   check=$(awk '!/^#/ { lw[n++] = $4; if (n == 1 || $4 > m) m = $4 }
                END { for (i = 0; i < n; i++) { w = exp(lw[i] - m); s += w; s2 += w * w }

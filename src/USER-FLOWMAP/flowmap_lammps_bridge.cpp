@@ -114,22 +114,29 @@ class FlowMapBridge::Helper {
   bool box_is(const double *lengths) const;
   // Energy of one configuration (N*d, particle-major); forces (N*d) when not null.
   double compute(const double *positions, double *forces, bool regularised);
+  bool direct() const { return direct_; }
 
  private:
   LAMMPS *lmp_ = nullptr;
   int natoms_;
   int dim_;
   double core_radius_;
+  std::vector<int> types_;
   std::vector<double> box_;
   BridgeNeighborList *core_list_ = nullptr;
+  bool direct_capable_ = false;    // pairwise with single(), few enough atoms, allowed
+  bool direct_ = false;            // ... and the cutoff below half the box
 
   void command(const std::string &line, const std::string &context);
+  double pair_term(int i, int j, int itype, int jtype, double rsq, bool core, double &fpair);
   double pair_sum_regularised();
+  double pair_sum_neighbors(const double *positions, double *forces, bool regularised);
+  double pair_sum_direct(const double *positions, double *forces, bool regularised);
 };
 
 FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
     natoms_(static_cast<int>(setup.types.size())), dim_(setup.dimension),
-    core_radius_(setup.core_radius)
+    core_radius_(setup.core_radius), types_(setup.types)
 {
   const char *args[] = {"flowmap_bridge", "-log", "none", "-screen", "none", "-echo", "none",
                         "-nocite"};
@@ -219,6 +226,7 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
                                    std::to_string(i) + " " + std::to_string(j));
   }
 
+  direct_capable_ = setup.direct_sum && pair->single_enable && natoms_ <= kDirectSumMaxAtoms;
   box_.assign(3, 1.0);
   set_box(setup.box_lengths.data());
 }
@@ -260,6 +268,8 @@ void FlowMapBridge::Helper::set_box(const double *lengths)
   } catch (LAMMPSException &e) {
     throw FlowMapBridgeError("energy bridge: cannot resize the box: " + lammps_message(e));
   }
+  const double shortest = *std::min_element(box_.begin(), box_.begin() + dim_);
+  direct_ = direct_capable_ && lmp_->force->pair->cutforce < 0.5 * shortest;
 }
 
 double FlowMapBridge::Helper::compute(const double *positions, double *forces, bool regularised)
@@ -272,7 +282,21 @@ double FlowMapBridge::Helper::compute(const double *positions, double *forces, b
       return std::numeric_limits<double>::quiet_NaN();
     }
   }
+  double energy = direct_ ? pair_sum_direct(positions, forces, regularised)
+                          : pair_sum_neighbors(positions, forces, regularised);
+  Pair *pair = lmp_->force->pair;
+  if (pair->tail_flag) {
+    const Domain *domain = lmp_->domain;
+    energy += pair->etail / (domain->xprd * domain->yprd * domain->zprd);
+  }
+  return energy;
+}
 
+// The LAMMPS way: positions into the helper, ghosts and neighbor lists rebuilt, the pair
+// style's compute() (or the regularised sum over the bridge's list), ghost forces folded back.
+double FlowMapBridge::Helper::pair_sum_neighbors(const double *positions, double *forces,
+                                                 bool regularised)
+{
   Atom *atom = lmp_->atom;
   Force *force = lmp_->force;
   double energy = 0.0;
@@ -300,11 +324,6 @@ double FlowMapBridge::Helper::compute(const double *positions, double *forces, b
   } catch (LAMMPSException &e) {
     throw FlowMapBridgeError("energy bridge: evaluation failed: " + lammps_message(e));
   }
-
-  if (force->pair->tail_flag) {
-    const Domain *domain = lmp_->domain;
-    energy += force->pair->etail / (domain->xprd * domain->yprd * domain->zprd);
-  }
   if (forces) {
     double **f = atom->f;
     for (int t = 0; t < natoms_; ++t) {
@@ -315,17 +334,31 @@ double FlowMapBridge::Helper::compute(const double *positions, double *forces, b
   return energy;
 }
 
-// Pair energy (and forces into atom->f, ghosts included) with the linear core of the header.
-double FlowMapBridge::Helper::pair_sum_regularised()
+// One pair's energy and fpair (-du/dr / r, as Pair::single()), with the linear core of the
+// header inside core_radius when core is set.
+double FlowMapBridge::Helper::pair_term(int i, int j, int itype, int jtype, double rsq, bool core,
+                                        double &fpair)
 {
   Pair *pair = lmp_->force->pair;
+  const double rc = core_radius_;
+  if (!core || rsq >= rc * rc) return pair->single(i, j, itype, jtype, rsq, 1.0, 1.0, fpair);
+  double fpair_rc;
+  const double energy_rc = pair->single(i, j, itype, jtype, rc * rc, 1.0, 1.0, fpair_rc);
+  const double slope = -fpair_rc * rc;    // du/dr at r_c; single() gives -du/dr / r
+  const double r = std::sqrt(rsq);
+  fpair = r > 0.0 ? -slope / r : 0.0;
+  return energy_rc + slope * (r - rc);
+}
+
+// Pair energy (and forces into atom->f, ghosts included) with the linear core, over the
+// bridge's neighbor list.
+double FlowMapBridge::Helper::pair_sum_regularised()
+{
   double **x = lmp_->atom->x;
   double **f = lmp_->atom->f;
   const int *type = lmp_->atom->type;
-  double **cutsq = pair->cutsq;
+  double **cutsq = lmp_->force->pair->cutsq;
   const NeighList *list = core_list_->list;
-  const double rc = core_radius_;
-  const double rc2 = rc * rc;
 
   double energy = 0.0;
   for (int ii = 0; ii < list->inum; ++ii) {
@@ -339,20 +372,47 @@ double FlowMapBridge::Helper::pair_sum_regularised()
       const double rsq = del[0] * del[0] + del[1] * del[1] + del[2] * del[2];
       if (rsq >= cutsq[itype][jtype]) continue;
       double fpair;
-      if (rsq < rc2) {
-        double fpair_rc;
-        const double energy_rc = pair->single(i, j, itype, jtype, rc2, 1.0, 1.0, fpair_rc);
-        const double slope = -fpair_rc * rc;    // du/dr at r_c; single() gives -du/dr / r
-        const double r = std::sqrt(rsq);
-        energy += energy_rc + slope * (r - rc);
-        fpair = r > 0.0 ? -slope / r : 0.0;
-      } else {
-        energy += pair->single(i, j, itype, jtype, rsq, 1.0, 1.0, fpair);
-      }
+      energy += pair_term(i, j, itype, jtype, rsq, true, fpair);
       for (int k = 0; k < 3; ++k) {
         f[i][k] += del[k] * fpair;
         f[j][k] -= del[k] * fpair;
       }
+    }
+  }
+  return energy;
+}
+
+// All minimum-image pairs, straight from the caller's positions: no ghosts, no neighbor list.
+double FlowMapBridge::Helper::pair_sum_direct(const double *positions, double *forces,
+                                              bool regularised)
+{
+  double **cutsq = lmp_->force->pair->cutsq;
+  const bool core = regularised && core_radius_ > 0.0;
+  const int d = dim_;
+  if (forces) std::fill(forces, forces + static_cast<std::size_t>(natoms_) * d, 0.0);
+  double energy = 0.0;
+  for (int i = 0; i < natoms_; ++i) {
+    const double *xi = positions + static_cast<std::size_t>(i) * d;
+    const int itype = types_[i];
+    // single() takes local atom indices, which styles with per-atom data (charges) use.
+    const int li = lmp_->atom->map(i + 1);
+    for (int j = i + 1; j < natoms_; ++j) {
+      const double *xj = positions + static_cast<std::size_t>(j) * d;
+      double del[3] = {0.0, 0.0, 0.0}, rsq = 0.0;
+      for (int k = 0; k < d; ++k) {
+        del[k] = xi[k] - xj[k];
+        del[k] -= box_[k] * std::nearbyint(del[k] / box_[k]);
+        rsq += del[k] * del[k];
+      }
+      const int jtype = types_[j];
+      if (rsq >= cutsq[itype][jtype]) continue;
+      double fpair;
+      energy += pair_term(li, lmp_->atom->map(j + 1), itype, jtype, rsq, core, fpair);
+      if (forces)
+        for (int k = 0; k < d; ++k) {
+          forces[i * d + k] += del[k] * fpair;
+          forces[j * d + k] -= del[k] * fpair;
+        }
     }
   }
   return energy;
@@ -394,6 +454,11 @@ FlowMapBridge::~FlowMapBridge() = default;
 std::int64_t FlowMapBridge::num_particles() const
 {
   return static_cast<std::int64_t>(setup_.types.size());
+}
+
+bool FlowMapBridge::uses_direct_sum() const
+{
+  return helper_->direct();
 }
 
 std::int64_t FlowMapBridge::dimension() const

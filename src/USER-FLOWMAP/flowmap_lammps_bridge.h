@@ -4,9 +4,16 @@
    Evaluates potential energies and forces of whole configurations through real LAMMPS pair
    styles, so any pair style (including hybrid/overlay) can be a source or target Hamiltonian.
    Each rank owns a private single-process LAMMPS instance (MPI_COMM_SELF) holding the N
-   particles in a periodic orthogonal box; a configuration is evaluated by copying positions
-   in, rebuilding ghosts and neighbor lists, and calling the pair style's compute() directly,
-   without the setup cost of `run 0` or `rerun`.
+   particles in a periodic orthogonal box. A configuration is evaluated in one of two ways,
+   neither with the setup cost of `run 0` or `rerun`:
+   - direct pair sum: for pairwise styles with Pair::single() (hybrid/overlay: all sub-styles)
+     whose largest cutoff is below half the shortest box length, the minimum image is the
+     only image within the cutoff, so summing single() over all N(N-1)/2 minimum-image pairs
+     is exact. For the small systems of this package that is cheaper than LAMMPS's own
+     per-configuration minimum (ghost atoms and a new neighbor list), which dominates the
+     other way; it is used up to kDirectSumMaxAtoms particles.
+   - neighbor lists: positions copied in, ghosts and neighbor lists rebuilt, the pair style's
+     compute() called, as in Verlet::setup_minimal().
 
    Regularisation (training only, FlowMapBridgeSetup::core_radius = r_c > 0). An untrained flow
    can put particles on top of each other, where the true energy and its gradient blow up or
@@ -16,7 +23,7 @@
    so value and slope are continuous at r_c, the energy is finite and each pair's force is
    bounded by |u_ij'(r_c)| down to r = 0 (at exactly r = 0 its direction is undefined and the
    pair force is taken as zero). Pairs at r >= r_c keep their true terms. The regularised total
-   is assembled pair by pair from Pair::single() over a neighbor list rather than by correcting
+   is assembled pair by pair from Pair::single() (over all pairs, or a neighbor list) rather than by correcting
    compute()'s total: subtracting a near-overlap term of order 1e30 from the total would leave
    only rounding noise of the other terms. It therefore needs pair styles with single()
    (all of hybrid/overlay's sub-styles), and r_c below every nonzero pair cutoff. Reported
@@ -52,7 +59,12 @@ struct FlowMapBridgeSetup {
   // linearly from its value and slope at core_radius (0: off). Requires pair styles that
   // implement single().
   double core_radius = 0.0;
+  // Allow the direct pair sum where it is exact (above); false: always neighbor lists.
+  bool direct_sum = true;
 };
+
+// Above this many particles the neighbor-list path is used (O(N) against O(N^2) work).
+constexpr int kDirectSumMaxAtoms = 256;
 
 // Any failure to build or use the helper (invalid pair commands, missing single(), ...):
 // the message names the command and repeats LAMMPS's own error.
@@ -94,6 +106,8 @@ class FlowMapBridge : public flowmap::EnergyModel {
                                     bool regularised);
 
   const FlowMapBridgeSetup &setup() const { return setup_; }
+  // Whether the current box is evaluated by the direct pair sum (see the header comment).
+  bool uses_direct_sum() const;
 
  private:
   class Helper;

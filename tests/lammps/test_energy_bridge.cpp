@@ -45,9 +45,10 @@ System make_system(int dimension, int per_side, double spacing, std::uint64_t se
 }
 
 FlowMapBridgeSetup setup_for(const System &s, const std::vector<std::string> &pair_commands,
-                             double core_radius = 0.0)
+                             double core_radius = 0.0, bool direct_sum = true)
 {
   FlowMapBridgeSetup setup;
+  setup.direct_sum = direct_sum;
   setup.dimension = s.dimension;
   setup.types = s.types;
   setup.ntypes = 2;
@@ -96,6 +97,7 @@ double energy_of(FlowMapBridge &bridge, const std::vector<double> &x,
 struct PairCase {
   const char *name;
   std::vector<std::string> commands;
+  double max_cutoff;
 };
 
 std::vector<PairCase> pair_cases()
@@ -103,20 +105,25 @@ std::vector<PairCase> pair_cases()
   return {
       {"lj_cut_shifted",
        {"pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0", "pair_coeff 1 2 0.8 1.1",
-        "pair_coeff 2 2 1.3 0.9", "pair_modify shift yes"}},
+        "pair_coeff 2 2 1.3 0.9", "pair_modify shift yes"},
+       2.5},
       {"wca",
        {"pair_style lj/cut 1.122462048309373", "pair_coeff * * 1.0 1.0",
-        "pair_modify shift yes"}},
+        "pair_modify shift yes"},
+       1.122462048309373},
       {"morse",
        {"pair_style morse 2.3", "pair_coeff 1 1 1.0 2.0 1.1", "pair_coeff 1 2 0.7 1.5 1.2",
-        "pair_coeff 2 2 1.2 2.5 1.0"}},
+        "pair_coeff 2 2 1.2 2.5 1.0"},
+       2.3},
       {"hybrid_overlay_lj_morse",
        {"pair_style hybrid/overlay lj/cut 2.5 morse 2.0", "pair_coeff * * lj/cut 1.0 1.0",
         "pair_coeff 1 2 morse 0.5 2.0 1.2", "pair_coeff 2 2 morse 0.3 1.5 1.1",
-        "pair_modify shift yes"}},
+        "pair_modify shift yes"},
+       2.5},
       // LAMMPS refuses tail corrections in 2D: this case runs in 3D only.
       {"lj_cut_tail",
-       {"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0", "pair_modify tail yes"}},
+       {"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0", "pair_modify tail yes"},
+       2.5},
   };
 }
 
@@ -126,7 +133,8 @@ System test_system(int dimension)
   return dimension == 2 ? make_system(2, 6, 1.25, 17) : make_system(3, 4, 1.25, 23);
 }
 
-class BridgeMatchesLammps : public ::testing::TestWithParam<std::tuple<int, int>> {};
+// (dimension, pair case, direct sum allowed)
+class BridgeMatchesLammps : public ::testing::TestWithParam<std::tuple<int, int, bool>> {};
 
 }    // namespace
 
@@ -134,9 +142,13 @@ TEST_P(BridgeMatchesLammps, EnergyEqualsRunZeroAndForcesAreMinusGradient)
 {
   const int dimension = std::get<0>(GetParam());
   const PairCase pc = pair_cases()[std::get<1>(GetParam())];
+  const bool direct_allowed = std::get<2>(GetParam());
   SCOPED_TRACE(pc.name);
   const System s = test_system(dimension);
-  FlowMapBridge bridge(setup_for(s, pc.commands));
+  FlowMapBridge bridge(setup_for(s, pc.commands, 0.0, direct_allowed));
+  // Both evaluation paths must be exercised: the direct sum wherever it is exact.
+  const bool direct_exact = pc.max_cutoff < 0.5 * s.box[0];
+  EXPECT_EQ(bridge.uses_direct_sum(), direct_allowed && direct_exact);
   EXPECT_EQ(bridge.num_particles(), static_cast<std::int64_t>(s.types.size()));
   EXPECT_EQ(bridge.dimension(), dimension);
 
@@ -166,16 +178,21 @@ TEST_P(BridgeMatchesLammps, EnergyEqualsRunZeroAndForcesAreMinusGradient)
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PairStyles, BridgeMatchesLammps,
-                         ::testing::Values(std::make_tuple(2, 0), std::make_tuple(2, 1),
-                                           std::make_tuple(2, 2), std::make_tuple(2, 3),
-                                           std::make_tuple(3, 0), std::make_tuple(3, 1),
-                                           std::make_tuple(3, 2), std::make_tuple(3, 3),
-                                           std::make_tuple(3, 4)),
-                         [](const ::testing::TestParamInfo<std::tuple<int, int>> &info) {
-                           return std::string(pair_cases()[std::get<1>(info.param)].name) + "_" +
-                                  std::to_string(std::get<0>(info.param)) + "d";
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    PairStyles, BridgeMatchesLammps,
+    ::testing::ValuesIn([] {
+      std::vector<std::tuple<int, int, bool>> cases;
+      for (int d : {2, 3})
+        for (int c = 0; c < 5; ++c)
+          for (bool direct : {true, false})
+            if (d == 3 || c != 4) cases.emplace_back(d, c, direct);
+      return cases;
+    }()),
+    [](const ::testing::TestParamInfo<std::tuple<int, int, bool>> &info) {
+      return std::string(pair_cases()[std::get<1>(info.param)].name) + "_" +
+          std::to_string(std::get<0>(info.param)) + "d" +
+          (std::get<2>(info.param) ? "_direct" : "_neighbors");
+    });
 
 TEST(EnergyBridge, DistributedEqualsLocal)
 {
@@ -275,12 +292,23 @@ System pair_at(double r)
   s.positions = {5.0, 5.0, 5.0 + r, 5.0};
   return s;
 }
+
+// Every regularisation test runs on both evaluation paths (parameter: direct sum allowed).
+class EnergyBridgeRegularised : public ::testing::TestWithParam<bool> {
+ protected:
+  FlowMapBridgeSetup setup(const System &s, const std::vector<std::string> &commands, double rc)
+  {
+    return setup_for(s, commands, rc, GetParam());
+  }
+  void expect_path(const FlowMapBridge &bridge) { EXPECT_EQ(bridge.uses_direct_sum(), GetParam()); }
+};
 }    // namespace
 
-TEST(EnergyBridgeRegularised, EqualsTrueEnergyWhenNoPairIsInsideTheCore)
+TEST_P(EnergyBridgeRegularised, EqualsTrueEnergyWhenNoPairIsInsideTheCore)
 {
   const System s = test_system(2);    // spacing 1.25, jitter 0.15: every pair beyond 0.9
-  FlowMapBridge bridge(setup_for(s, pair_cases()[3].commands, 0.8));
+  FlowMapBridge bridge(setup(s, pair_cases()[3].commands, 0.8));
+  expect_path(bridge);
   std::vector<double> f_true, f_reg;
   const double e_true = energy_of(bridge, s.positions, s.box, false, &f_true);
   const double e_reg = energy_of(bridge, s.positions, s.box, true, &f_reg);
@@ -288,11 +316,12 @@ TEST(EnergyBridgeRegularised, EqualsTrueEnergyWhenNoPairIsInsideTheCore)
   for (std::size_t v = 0; v < f_true.size(); ++v) EXPECT_NEAR(f_reg[v], f_true[v], 1e-9);
 }
 
-TEST(EnergyBridgeRegularised, LinearCoreWithContinuousValueAndSlope)
+TEST_P(EnergyBridgeRegularised, LinearCoreWithContinuousValueAndSlope)
 {
   const double rc = 0.8;
   System s = pair_at(1.0);
-  FlowMapBridge bridge(setup_for(s, kLJ, rc));
+  FlowMapBridge bridge(setup(s, kLJ, rc));
+  expect_path(bridge);
   for (double r : {0.3, 0.6, 0.79, 0.8 - 1e-9}) {
     s = pair_at(r);
     std::vector<double> forces;
@@ -317,11 +346,12 @@ TEST(EnergyBridgeRegularised, LinearCoreWithContinuousValueAndSlope)
   EXPECT_NEAR(e_at(1.1), lj(1.1), 1e-12);
 }
 
-TEST(EnergyBridgeRegularised, FiniteAndBoundedForOverlaps)
+TEST_P(EnergyBridgeRegularised, FiniteAndBoundedForOverlaps)
 {
   System s = test_system(2);
   const auto commands = pair_cases()[3].commands;    // hybrid/overlay lj/cut + morse
-  FlowMapBridge bridge(setup_for(s, commands, 0.8));
+  FlowMapBridge bridge(setup(s, commands, 0.8));
+  expect_path(bridge);
   std::vector<double> f_normal;
   energy_of(bridge, s.positions, s.box, false, &f_normal);
   double bound = 0.0;
@@ -346,13 +376,14 @@ TEST(EnergyBridgeRegularised, FiniteAndBoundedForOverlaps)
   }
 }
 
-TEST(EnergyBridgeRegularised, GradientIsMinusForceInsideTheCore)
+TEST_P(EnergyBridgeRegularised, GradientIsMinusForceInsideTheCore)
 {
   System s = test_system(2);
   std::vector<double> x = s.positions;
   x[2] = x[0] + 0.3;
   x[3] = x[1] + 0.2;
-  FlowMapBridge bridge(setup_for(s, pair_cases()[0].commands, 0.8));
+  FlowMapBridge bridge(setup(s, pair_cases()[0].commands, 0.8));
+  expect_path(bridge);
   std::vector<double> forces;
   energy_of(bridge, x, s.box, true, &forces);
   const double h = 1e-6;
@@ -367,7 +398,12 @@ TEST(EnergyBridgeRegularised, GradientIsMinusForceInsideTheCore)
   }
 }
 
-TEST(EnergyBridgeRegularised, NeedsSingleAndACoreBelowTheCutoff)
+INSTANTIATE_TEST_SUITE_P(Paths, EnergyBridgeRegularised, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool> &info) {
+                           return info.param ? "direct" : "neighbors";
+                         });
+
+TEST(EnergyBridgeErrors, RegularisationNeedsSingleAndACoreBelowTheCutoff)
 {
   const System s = test_system(2);
   try {

@@ -12,6 +12,7 @@
 #include "modify.h"
 #include "update.h"
 
+#include "fix_flowmap.h"
 #include "flowmap_lammps_bridge.h"
 #include "flowmap_weights.h"
 
@@ -25,7 +26,9 @@ using namespace LAMMPS_NS;
 
 namespace {
 
-constexpr int kVectorSize = 8;
+constexpr int kDirectVectorSize = 8;
+constexpr int kFixVectorSize = 13;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool is_pair_command(const char *arg)
 {
@@ -349,6 +352,8 @@ std::vector<RESSSample> DirectSource::samples()
   ++frames_;
 
   RESSSample sample;
+  sample.step = update->ntimestep;
+  sample.identity_target_energy = sample.identity_log_weight = kNaN;
   sample.source_energy = source_energy;
   sample.target_energy = target_energies[0];
   sample.log_weight = flowmap::log_weight(beta_source_, source_energy, beta_target_,
@@ -398,6 +403,58 @@ double DirectSource::memory_usage() const
   return bytes;
 }
 
+/* ----------------------------------------------------------------------
+   Fix mode: frames mapped by fix flowmap (mode map), each once, in the order they were mapped,
+   with the flow's weights and the identity-baseline weights of the same frames.
+------------------------------------------------------------------------- */
+
+class FixSource : public ComputeRESS::SampleSource, protected Pointers {
+ public:
+  FixSource(LAMMPS *lmp, const char *id, const char *fix_id) :
+      Pointers(lmp), id_(id), fix_id_(fix_id)
+  {
+  }
+  int parse_keyword(int, char **) override { return 0; }
+  void setup() override { find_fix(); }
+  void init() override
+  {
+    find_fix();
+    if (!fix_->mapping() && comm->me == 0)
+      error->warning(FLERR, "Compute ress {}: fix {} is training, not mapping; frames reach "
+                     "the compute only in mode map", id_, fix_id_);
+  }
+  bool has_baseline() const override { return true; }
+
+  std::vector<RESSSample> samples() override
+  {
+    const auto &frames = fix_->weighed_frames();
+    std::vector<RESSSample> out;
+    for (; consumed_ < frames.size(); ++consumed_) {
+      const auto &f = frames[consumed_];
+      out.push_back({f.step, f.energy_from, f.energy_to, f.log_weight, f.energy_to_identity,
+                     f.log_weight_identity});
+    }
+    return out;
+  }
+
+ private:
+  void find_fix()
+  {
+    const int ifix = modify->find_fix(fix_id_);
+    if (ifix < 0)
+      error->all(FLERR, "Compute ress {}: fix {} does not exist; define fix flowmap first",
+                 id_, fix_id_);
+    fix_ = dynamic_cast<FixFlowMap *>(modify->fix[ifix]);
+    if (!fix_)
+      error->all(FLERR, "Compute ress {}: fix {} is a fix {}, not a fix flowmap", id_, fix_id_,
+                 modify->fix[ifix]->style);
+  }
+
+  std::string id_, fix_id_;
+  FixFlowMap *fix_ = nullptr;
+  std::size_t consumed_ = 0;
+};
+
 }    // namespace
 
 /* ---------------------------------------------------------------------- */
@@ -408,12 +465,16 @@ ComputeRESS::ComputeRESS(LAMMPS *lmp, int narg, char **arg) :
 {
   if (narg < 5)
     error->all(FLERR, "Illegal compute ress command: expected compute ID all ress Tsource "
-                      "Ttarget target \"pair_style ...\" \"pair_coeff ...\" [keyword value ...]");
+                      "Ttarget target \"pair_style ...\" \"pair_coeff ...\" [keyword value ...]"
+                      " or compute ID all ress fix fix-ID [keyword value ...]");
   if (igroup != 0)
     error->all(FLERR, "Compute ress: group {} is not all; the frame must contain every atom",
                arg[1]);
 
-  source_ = std::make_unique<DirectSource>(lmp, id, arg[3], arg[4]);
+  if (strcmp(arg[3], "fix") == 0)
+    source_ = std::make_unique<FixSource>(lmp, id, arg[4]);
+  else
+    source_ = std::make_unique<DirectSource>(lmp, id, arg[3], arg[4]);
 
   int iarg = 5;
   while (iarg < narg) {
@@ -439,21 +500,27 @@ ComputeRESS::ComputeRESS(LAMMPS *lmp, int narg, char **arg) :
     }
     const int used = source_->parse_keyword(narg - iarg, arg + iarg);
     if (used == 0)
-      error->all(FLERR, "Illegal compute ress command: unknown keyword '{}' (expected target, "
-                        "source, density, scan, file, bootstrap or seed)", keyword);
+      error->all(FLERR, "Illegal compute ress command: unknown keyword '{}' (expected {})",
+                 keyword, source_->has_baseline() ? "file, bootstrap or seed"
+                                                  : "target, source, density, scan, file, "
+                                                    "bootstrap or seed");
     iarg += used;
   }
   source_->setup();
   accumulator_ = std::make_unique<flowmap::WeightAccumulator>(nbootstrap_, seed_);
+  // The same resamples for the baseline, so the ratio's two parts see the same frames.
+  if (source_->has_baseline())
+    baseline_ = std::make_unique<flowmap::WeightAccumulator>(nbootstrap_, seed_);
 
   vector_flag = 1;
-  size_vector = kVectorSize;
+  size_vector = baseline_ ? kFixVectorSize : kDirectVectorSize;
   extvector = 0;
-  // The source energy of a frame is the step's potential energy: ask for it to be tallied.
-  peflag = 1;
+  // Direct mode: the source energy of a frame is the step's potential energy, to be tallied.
+  peflag = baseline_ ? 0 : 1;
   timeflag = 1;
   for (double &v : values_) v = 0.0;
-  values_[3] = values_[4] = std::numeric_limits<double>::quiet_NaN();
+  values_[3] = values_[4] = kNaN;
+  values_[10] = values_[11] = values_[12] = kNaN;
   vector = values_;
 
   if (!frame_file_.empty()) open_frame_file();
@@ -471,8 +538,12 @@ void ComputeRESS::open_frame_file()
   if (!frame_fp_)
     error->one(FLERR, "Compute ress {}: cannot open file {}: {}", id, frame_file_,
                utils::getsyserror());
-  fmt::print(frame_fp_, "# compute ress {}: one line per frame\n# step U_source U_target log_w\n",
-             id);
+  if (baseline_)
+    fmt::print(frame_fp_, "# compute ress {}: one line per frame mapped by fix flowmap\n"
+               "# step U_from U_to log_w U_to_identity log_w_identity\n", id);
+  else
+    fmt::print(frame_fp_, "# compute ress {}: one line per frame\n"
+               "# step U_source U_target log_w\n", id);
   fflush(frame_fp_);
 }
 
@@ -487,11 +558,16 @@ void ComputeRESS::compute_vector()
   if (processed_step_ != update->ntimestep) {
     for (const auto &sample : source_->samples()) {
       accumulator_->add(sample.log_weight, sample.target_energy);
+      if (baseline_) baseline_->add(sample.identity_log_weight, sample.identity_target_energy);
       values_[5] = sample.log_weight;
       values_[6] = sample.target_energy;
       // fprintf, not fmt: the bundled fmt's {:.17g} does not always round-trip.
-      if (frame_fp_)
-        fprintf(frame_fp_, BIGINT_FORMAT " %.17g %.17g %.17g\n", update->ntimestep,
+      if (frame_fp_ && baseline_)
+        fprintf(frame_fp_, BIGINT_FORMAT " %.17g %.17g %.17g %.17g %.17g\n", sample.step,
+                sample.source_energy, sample.target_energy, sample.log_weight,
+                sample.identity_target_energy, sample.identity_log_weight);
+      else if (frame_fp_)
+        fprintf(frame_fp_, BIGINT_FORMAT " %.17g %.17g %.17g\n", sample.step,
                 sample.source_energy, sample.target_energy, sample.log_weight);
     }
     if (frame_fp_) fflush(frame_fp_);
@@ -505,11 +581,20 @@ void ComputeRESS::compute_vector()
     values_[3] = free_energy.value;
     values_[4] = free_energy.error;
     values_[7] = accumulator_->reweighted_mean();
+    if (baseline_) {
+      const auto identity = baseline_->ress();
+      const auto identity_free_energy = baseline_->free_energy_difference();
+      values_[8] = identity.value;
+      values_[9] = identity.error;
+      values_[10] = identity_free_energy.value;
+      values_[11] = identity_free_energy.error;
+      values_[12] = identity.value > 0.0 ? ress.value / identity.value : kNaN;
+    }
   }
 }
 
 double ComputeRESS::memory_usage()
 {
   return source_->memory_usage() +
-         static_cast<double>(nbootstrap_) * 6 * sizeof(double);
+         static_cast<double>(nbootstrap_) * (baseline_ ? 12 : 6) * sizeof(double);
 }

@@ -4,9 +4,10 @@
    and reweighted averages (doc/compute_ress.rst).
 
    The compute is the accumulator and the reporter; where the weighted samples come from is a
-   SampleSource. Direct mode (this file) maps the current frame by the identity or by an
-   isotropic scaling to the target density and evaluates its energies through the energy
-   bridge; it also runs the state-point scan.
+   SampleSource. Direct mode maps the current frame by the identity or by an isotropic
+   scaling to the target density and evaluates its energies through the energy bridge; it
+   also runs the state-point scan. Fix mode takes the frames fix flowmap has mapped since the
+   last invocation, with their flow and identity-baseline weights.
 ------------------------------------------------------------------------- */
 
 #ifdef COMPUTE_CLASS
@@ -30,11 +31,16 @@ ComputeStyle(ress,ComputeRESS);
 
 namespace LAMMPS_NS {
 
-// One weighted sample, as every mode hands it to the accumulator.
+// One weighted sample, as every mode hands it to the accumulator. "from" is the ensemble the
+// simulation samples, "to" the one its frames are mapped into (direct mode: source, target).
 struct RESSSample {
-  double source_energy;    // U_A of the source frame
-  double target_energy;    // U_B of the mapped frame
+  bigint step;
+  double source_energy;    // U_from of the simulated frame
+  double target_energy;    // U_to of the mapped frame
   double log_weight;       // log w of METHOD.md section 2, log-determinant included
+  // fix mode: the identity / isotropic-scaling baseline of the same frame
+  double identity_target_energy;
+  double identity_log_weight;
 };
 
 class ComputeRESS : public Compute {
@@ -53,6 +59,8 @@ class ComputeRESS : public Compute {
     // The samples of the current timestep, identical on every rank (collective).
     virtual std::vector<RESSSample> samples() = 0;
     virtual double memory_usage() const { return 0.0; }
+    // Whether samples carry an identity baseline to report next to them.
+    virtual bool has_baseline() const { return false; }
   };
 
   ComputeRESS(class LAMMPS *, int, char **);
@@ -65,11 +73,11 @@ class ComputeRESS : public Compute {
   std::unique_ptr<SampleSource> source_;
   int nbootstrap_;
   std::uint64_t seed_;
-  std::unique_ptr<flowmap::WeightAccumulator> accumulator_;
+  std::unique_ptr<flowmap::WeightAccumulator> accumulator_, baseline_;
   std::string frame_file_;
   FILE *frame_fp_;
   bigint processed_step_;
-  double values_[8];
+  double values_[13];
 
   void open_frame_file();
 };

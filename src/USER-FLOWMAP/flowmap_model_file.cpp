@@ -295,14 +295,11 @@ FlowModel read_model(InputArchive &archive, const std::string &origin)
   }
 }
 
-void save_model(const FlowModel &model, const std::string &path)
+void save_archive(OutputArchive &archive, const std::string &path, const std::string &what)
 {
-  OutputArchive archive;
-  write_model(archive, model);
   const std::string tmp = path + ".tmp" + std::to_string(::getpid());
   std::FILE *file = std::fopen(tmp.c_str(), "wb");
-  if (!file)
-    throw ModelFileError("cannot write model file '" + path + "': " + system_error(errno));
+  if (!file) throw ModelFileError("cannot write " + what + " '" + path + "': " + system_error(errno));
   int err = 0;
   try {
     archive.save_to([&](const void *data, std::size_t size) -> std::size_t {
@@ -319,8 +316,15 @@ void save_model(const FlowModel &model, const std::string &path)
   if (!err && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
   if (err) {
     std::remove(tmp.c_str());
-    throw ModelFileError("cannot write model file '" + path + "': " + system_error(err));
+    throw ModelFileError("cannot write " + what + " '" + path + "': " + system_error(err));
   }
+}
+
+void save_model(const FlowModel &model, const std::string &path)
+{
+  OutputArchive archive;
+  write_model(archive, model);
+  save_archive(archive, path, "model file");
 }
 
 FlowModel load_model(const std::string &path)

@@ -39,6 +39,9 @@ FlowModel read_model(torch::serialize::InputArchive &archive, const std::string 
 // Atomic: written to a temporary file next to path, synced, then renamed over it.
 // ModelFileError naming the path and the system's reason if anything fails.
 void save_model(const FlowModel &model, const std::string &path);
+// The same for any archive (a training checkpoint); what names it in messages.
+void save_archive(torch::serialize::OutputArchive &archive, const std::string &path,
+                  const std::string &what);
 // ModelFileError: missing or unreadable file, not a model archive, corrupt or incomplete
 // contents, a format version this build does not read.
 FlowModel load_model(const std::string &path);

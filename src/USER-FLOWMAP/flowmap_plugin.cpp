@@ -8,12 +8,18 @@
 #include "version.h"
 
 #include "compute_ress.h"
+#include "fix_flowmap.h"
 
 using namespace LAMMPS_NS;
 
 static Compute *ress_creator(LAMMPS *lmp, int argc, char **argv)
 {
   return new ComputeRESS(lmp, argc, argv);
+}
+
+static Fix *flowmap_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixFlowMap(lmp, argc, argv);
 }
 
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
@@ -28,5 +34,11 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.name = "ress";
   plugin.info = "compute ress: importance weights, RESS and free energies " FLOWMAP_VERSION;
   plugin.creator.v2 = (lammpsplugin_factory2 *) &ress_creator;
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.style = "fix";
+  plugin.name = "flowmap";
+  plugin.info = "fix flowmap: train and apply a normalizing flow between two ensembles " FLOWMAP_VERSION;
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &flowmap_creator;
   (*register_plugin)(&plugin, lmp);
 }

@@ -66,8 +66,8 @@ class LammpsRunner {
   void load_plugin()
   {
     command(std::string("plugin load ") + FLOWMAP_PLUGIN);
-    if (!lmp_->modify->compute_map->count("ress"))
-      throw std::runtime_error(std::string("plugin load did not register "
+    if (!lmp_->modify->fix_map->count("flowmap") || !lmp_->modify->compute_map->count("ress"))
+      throw std::runtime_error(std::string("plugin load did not register fix flowmap and "
                                            "compute ress from ") + FLOWMAP_PLUGIN);
   }
 

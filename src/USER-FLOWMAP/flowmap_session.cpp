@@ -1,0 +1,107 @@
+/* ----------------------------------------------------------------------
+   USER-FLOWMAP: one training session.
+------------------------------------------------------------------------- */
+
+#include "flowmap_session.h"
+
+#include "flowmap_model_file.h"
+
+#include <stdexcept>
+
+namespace flowmap {
+
+namespace {
+const char *const kTrainingKey = "training";
+const char *const kPoolKeys[2] = {"source_pool", "target_pool"};
+const char *const kHoldoutKeys[2] = {"source_holdout", "target_holdout"};
+}    // namespace
+
+Session::Session(const FlowModel &model, EnergyModel &source_energy, EnergyModel &target_energy,
+                 const StatePair &states, const SessionOptions &options, int rank, int nranks,
+                 Reducer reducer) :
+    model_(model), states_(states), options_(options)
+{
+  if (options_.pool_capacity < 1 || options_.holdout_capacity < 1 || options_.holdout_every < 2)
+    throw std::invalid_argument("pool and hold-out sizes must be positive and the hold-out "
+                                "interval at least 2");
+  if (options_.min_pool <= 0) options_.min_pool = options_.training.batch_size;
+  trainer_ = std::make_unique<Trainer>(model_, source_energy, target_energy, states_,
+                                       options_.training, rank, nranks, std::move(reducer));
+  for (int e = 0; e < 2; ++e) {
+    pools_[e] = std::make_unique<FramePool>(options_.pool_capacity, states_.num_particles,
+                                            states_.dimension);
+    holdouts_[e] = std::make_unique<FramePool>(options_.holdout_capacity, states_.num_particles,
+                                               states_.dimension);
+  }
+}
+
+void Session::add_frame(Ensemble ensemble, const double *positions, double energy)
+{
+  const int e = index(ensemble);
+  auto &holdout = *holdouts_[e];
+  const bool held_out = frames_seen_[e] % options_.holdout_every == options_.holdout_every - 1 &&
+      holdout.size() < holdout.capacity();
+  (held_out ? holdout : *pools_[e]).add(positions, energy);
+  ++frames_seen_[e];
+}
+
+const FramePool *Session::ready_pool(Ensemble e, double weight) const
+{
+  const auto &pool = *pools_[index(e)];
+  return weight > 0.0 && pool.size() >= options_.min_pool ? &pool : nullptr;
+}
+
+bool Session::can_train() const
+{
+  return ready_pool(Ensemble::source, options_.training.weight_kld) ||
+      ready_pool(Ensemble::target, options_.training.weight_nll);
+}
+
+StepReport Session::train_step()
+{
+  auto report = trainer_->step(ready_pool(Ensemble::source, options_.training.weight_kld),
+                               ready_pool(Ensemble::target, options_.training.weight_nll));
+  model_.metadata().training_steps = trainer_->steps();
+  return report;
+}
+
+ValidationReport Session::validate()
+{
+  return trainer_->validate(holdouts_[0].get(), holdouts_[1].get());
+}
+
+void Session::write_checkpoint(torch::serialize::OutputArchive &archive) const
+{
+  write_model(archive, model_);
+  torch::serialize::OutputArchive training;
+  trainer_->write(training);
+  for (int e = 0; e < 2; ++e) {
+    torch::serialize::OutputArchive pool, holdout;
+    pools_[e]->write(pool);
+    holdouts_[e]->write(holdout);
+    training.write(kPoolKeys[e], pool);
+    training.write(kHoldoutKeys[e], holdout);
+  }
+  training.write("frames_seen", torch::tensor({frames_seen_[0], frames_seen_[1]}, torch::kInt64));
+  archive.write(kTrainingKey, training);
+}
+
+bool Session::read_training_state(torch::serialize::InputArchive &archive)
+{
+  torch::serialize::InputArchive training;
+  if (!archive.try_read(kTrainingKey, training)) return false;
+  trainer_->read(training);
+  for (int e = 0; e < 2; ++e) {
+    torch::serialize::InputArchive pool, holdout;
+    training.read(kPoolKeys[e], pool);
+    training.read(kHoldoutKeys[e], holdout);
+    pools_[e]->read(pool);
+    holdouts_[e]->read(holdout);
+  }
+  torch::Tensor seen;
+  training.read("frames_seen", seen);
+  frames_seen_ = {seen[0].item<std::int64_t>(), seen[1].item<std::int64_t>()};
+  return true;
+}
+
+}    // namespace flowmap

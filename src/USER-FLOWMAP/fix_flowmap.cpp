@@ -461,6 +461,11 @@ void FixFlowMap::build()
         torch::serialize::InputArchive archive2;
         archive2.load_from(again);
         resumed = session_->read_training_state(archive2);
+        torch::Tensor fix_state;
+        if (resumed && archive2.try_read("fix_state", fix_state)) {
+          steps_due_ = fix_state[0].item<double>();
+          frames_collected_ = static_cast<std::int64_t>(fix_state[1].item<double>());
+        }
       }
     }
     if (!session_)
@@ -738,6 +743,15 @@ void FixFlowMap::post_run()
   timing_ = false;
 }
 
+// The session's checkpoint plus the fix's own counters, so that a resumed run takes its
+// optimizer steps at the same frames as an uninterrupted one.
+void FixFlowMap::write_checkpoint(torch::serialize::OutputArchive &archive) const
+{
+  session_->write_checkpoint(archive);
+  archive.write("fix_state", torch::tensor({steps_due_, static_cast<double>(frames_collected_)},
+                                           torch::kFloat64));
+}
+
 void FixFlowMap::save()
 {
   auto &s = *settings_;
@@ -746,7 +760,7 @@ void FixFlowMap::save()
     if (!s.save.empty()) flowmap::save_model(session_->model(), s.save);
     if (!s.checkpoint_file.empty()) {
       torch::serialize::OutputArchive archive;
-      session_->write_checkpoint(archive);
+      write_checkpoint(archive);
       flowmap::save_archive(archive, s.checkpoint_file, "checkpoint");
     }
   } catch (std::exception &err) {
@@ -808,7 +822,7 @@ void FixFlowMap::write_restart(FILE *fp)
 {
   if (comm->me != 0 || !session_) return;
   torch::serialize::OutputArchive archive;
-  session_->write_checkpoint(archive);
+  write_checkpoint(archive);
   std::ostringstream bytes;
   archive.save_to(bytes);
   const std::string data = bytes.str();

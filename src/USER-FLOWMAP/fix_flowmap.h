@@ -18,6 +18,8 @@ FixStyle(flowmap,FixFlowMap);
 
 #include "fix.h"
 
+#include <torch/serialize/archive.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -80,6 +82,7 @@ class FixFlowMap : public Fix {
   void map_buffered();
   void validate();
   void save();
+  void write_checkpoint(torch::serialize::OutputArchive &archive) const;
   void check_decorrelation();
   void log_progress();
   double own_energy(const std::vector<double> &frame);

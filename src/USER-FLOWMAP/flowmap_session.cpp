@@ -21,9 +21,8 @@ Session::Session(const FlowModel &model, EnergyModel &source_energy, EnergyModel
                  Reducer reducer) :
     model_(model), states_(states), options_(options)
 {
-  if (options_.pool_capacity < 1 || options_.holdout_capacity < 1 || options_.holdout_every < 2)
-    throw std::invalid_argument("pool and hold-out sizes must be positive and the hold-out "
-                                "interval at least 2");
+  if (options_.pool_capacity < 1 || options_.holdout_capacity < 1)
+    throw std::invalid_argument("pool and hold-out sizes must be positive");
   if (options_.min_pool <= 0) options_.min_pool = options_.training.batch_size;
   trainer_ = std::make_unique<Trainer>(model_, source_energy, target_energy, states_,
                                        options_.training, rank, nranks, std::move(reducer));
@@ -37,12 +36,11 @@ Session::Session(const FlowModel &model, EnergyModel &source_energy, EnergyModel
 
 void Session::add_frame(Ensemble ensemble, const double *positions, double energy)
 {
+  // The first frames fill the hold-out set: validation then always uses the same frames, so
+  // RESS values along a run are comparable (RESS estimated from a growing set drifts).
   const int e = index(ensemble);
   auto &holdout = *holdouts_[e];
-  const bool held_out = frames_seen_[e] % options_.holdout_every == options_.holdout_every - 1 &&
-      holdout.size() < holdout.capacity();
-  (held_out ? holdout : *pools_[e]).add(positions, energy);
-  ++frames_seen_[e];
+  (holdout.size() < holdout.capacity() ? holdout : *pools_[e]).add(positions, energy);
 }
 
 const FramePool *Session::ready_pool(Ensemble e, double weight) const
@@ -82,7 +80,6 @@ void Session::write_checkpoint(torch::serialize::OutputArchive &archive) const
     training.write(kPoolKeys[e], pool);
     training.write(kHoldoutKeys[e], holdout);
   }
-  training.write("frames_seen", torch::tensor({frames_seen_[0], frames_seen_[1]}, torch::kInt64));
   archive.write(kTrainingKey, training);
 }
 
@@ -98,9 +95,6 @@ bool Session::read_training_state(torch::serialize::InputArchive &archive)
     pools_[e]->read(pool);
     holdouts_[e]->read(holdout);
   }
-  torch::Tensor seen;
-  training.read("frames_seen", seen);
-  frames_seen_ = {seen[0].item<std::int64_t>(), seen[1].item<std::int64_t>()};
   return true;
 }
 

@@ -23,8 +23,7 @@ enum class Ensemble { source = 0, target = 1 };
 
 struct SessionOptions {
   std::int64_t pool_capacity = 20000;      // frames per ensemble kept for training
-  std::int64_t holdout_capacity = 1000;    // frames per ensemble kept for validation
-  std::int64_t holdout_every = 10;         // every k-th frame is held out until the set is full
+  std::int64_t holdout_capacity = 1000;    // the first frames of each ensemble, for validation
   std::int64_t min_pool = 0;               // train once a pool holds this many (0: a batch)
   TrainingOptions training;
 };
@@ -65,7 +64,6 @@ class Session {
   SessionOptions options_;
   std::unique_ptr<Trainer> trainer_;
   std::array<std::unique_ptr<FramePool>, 2> pools_, holdouts_;
-  std::array<std::int64_t, 2> frames_seen_ = {0, 0};
 };
 
 }    // namespace flowmap

@@ -41,6 +41,13 @@ int collect(struct dl_phdr_info *info, std::size_t, void *data)
   return 0;
 }
 
+int blas_threads()
+{
+  using getter = int (*)();
+  const auto get = reinterpret_cast<getter>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get ? get() : 0;
+}
+
 double matmul_gflops()
 {
   torch::NoGradGuard no_grad;
@@ -70,18 +77,29 @@ BlasReport check_blas(double slow_below_gflops)
   if (symbol && ::dladdr(symbol, &info)) r.provider = resolved(info.dli_fname);
   r.name = r.provider.empty() ? "unknown" : classify(r.provider);
   ::dl_iterate_phdr(collect, &r.loaded);
+  r.threads = blas_threads();
   r.gflops = matmul_gflops();
   r.slow = r.gflops < slow_below_gflops;
   std::ostringstream s;
   s.precision(3);
   s << "BLAS: " << r.name << " (" << (r.provider.empty() ? "sgemm_ not found" : r.provider)
-    << "), float32 matmul " << r.gflops << " GFLOP/s on " << torch::get_num_threads()
-    << " threads";
+    << "), float32 matmul " << r.gflops << " GFLOP/s with " << torch::get_num_threads()
+    << " LibTorch threads";
+  if (r.threads > 0) s << " and " << r.threads << " BLAS threads";
   if (r.slow)
     s << " -- slow (below " << slow_below_gflops << " GFLOP/s): install OpenBLAS "
       << "(libopenblas0-pthread) so that libblas.so.3 points to it";
   r.summary = s.str();
   return r;
+}
+
+bool set_blas_threads(int threads)
+{
+  using setter = void (*)(int);
+  const auto set = reinterpret_cast<setter>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!set) return false;
+  set(threads);
+  return true;
 }
 
 }    // namespace flowmap

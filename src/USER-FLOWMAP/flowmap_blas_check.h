@@ -19,6 +19,7 @@ struct BlasReport {
   std::string provider;              // resolved path of the object providing sgemm_
   std::string name;                  // OpenBLAS, reference BLAS, MKL, BLIS, or unknown
   std::vector<std::string> loaded;   // loaded objects with blas or lapack in their name
+  int threads = 0;                   // the BLAS library's own thread count, 0 if unknown
   double gflops = 0.0;               // float32 256^3 matrix product, current torch threads
   bool slow = false;                 // gflops below the threshold
   std::string summary;               // one line for the log
@@ -26,6 +27,11 @@ struct BlasReport {
 
 // About 50 ms of matrix products on the current LibTorch threads.
 BlasReport check_blas(double slow_below_gflops = 5.0);
+
+// torch::set_num_threads does not reach OpenBLAS, whose pthreads default to one per core
+// and then compete with LibTorch's OpenMP threads; this sets OpenBLAS's count too. Returns
+// false when the BLAS in use has no such control.
+bool set_blas_threads(int threads);
 
 }    // namespace flowmap
 

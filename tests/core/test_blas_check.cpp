@@ -27,3 +27,11 @@ TEST(BlasCheck, SlowFlagFollowsTheThreshold)
   EXPECT_TRUE(always.slow);
   EXPECT_THAT(always.summary, HasSubstr("slow"));
 }
+
+TEST(BlasCheck, BlasThreadCountIsSetWhereTheLibraryAllowsIt)
+{
+  const bool controllable = set_blas_threads(1);
+  EXPECT_EQ(controllable, check_blas().name == "OpenBLAS");
+  if (!controllable) GTEST_SKIP() << "BLAS without a thread control";
+  EXPECT_EQ(check_blas().threads, 1);
+}

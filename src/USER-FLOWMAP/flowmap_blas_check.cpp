@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <cctype>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -48,6 +49,24 @@ int blas_threads()
   return get ? get() : 0;
 }
 
+std::string openblas_core()
+{
+  using getter = char *(*)();
+  const auto get = reinterpret_cast<getter>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  const char *name = get ? get() : nullptr;
+  return name ? name : "";
+}
+
+// OpenBLAS kernel families that use AVX-512 (names as openblas_get_corename spells them).
+bool avx512_core(const std::string &core)
+{
+  std::string lower;
+  for (char c : core) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char *name : {"skylakex", "cooperlake", "sapphirerapids", "zen4", "zen5"})
+    if (lower == name) return true;
+  return false;
+}
+
 double matmul_gflops()
 {
   torch::NoGradGuard no_grad;
@@ -78,6 +97,8 @@ BlasReport check_blas(double slow_below_gflops)
   r.name = r.provider.empty() ? "unknown" : classify(r.provider);
   ::dl_iterate_phdr(collect, &r.loaded);
   r.threads = blas_threads();
+  r.core = openblas_core();
+  r.avx512_unused = !r.core.empty() && !avx512_core(r.core) && __builtin_cpu_supports("avx512f");
   r.gflops = matmul_gflops();
   r.slow = r.gflops < slow_below_gflops;
   std::ostringstream s;
@@ -86,6 +107,10 @@ BlasReport check_blas(double slow_below_gflops)
     << "), float32 matmul " << r.gflops << " GFLOP/s with " << torch::get_num_threads()
     << " LibTorch threads";
   if (r.threads > 0) s << " and " << r.threads << " BLAS threads";
+  if (!r.core.empty()) s << ", " << r.core << " kernels";
+  if (r.avx512_unused)
+    s << " -- this CPU has AVX-512: start with OPENBLAS_CORETYPE=SkylakeX in the environment "
+      << "for faster matrix products";
   if (r.slow)
     s << " -- slow (below " << slow_below_gflops << " GFLOP/s): install OpenBLAS "
       << "(libopenblas0-pthread) so that libblas.so.3 points to it";

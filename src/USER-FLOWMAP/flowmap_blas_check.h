@@ -4,7 +4,8 @@
    Debian's LibTorch links libblas.so.3, which the alternatives system points at OpenBLAS or
    at the reference BLAS; the reference one makes training about 10x slower. The check looks
    up which loaded object provides sgemm_ and times a float32 matrix product, so fix flowmap
-   can warn with a concrete reason.
+   can warn with a concrete reason. It also spots OpenBLAS running AVX2 kernels on an
+   AVX-512 CPU, which halves matrix-product speed on this project's machines.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_BLAS_CHECK_H
@@ -20,6 +21,10 @@ struct BlasReport {
   std::string name;                  // OpenBLAS, reference BLAS, MKL, BLIS, or unknown
   std::vector<std::string> loaded;   // loaded objects with blas or lapack in their name
   int threads = 0;                   // the BLAS library's own thread count, 0 if unknown
+  std::string core;                  // OpenBLAS's kernel family (e.g. Haswell), if OpenBLAS
+  // OpenBLAS chose kernels without AVX-512 on a CPU that has it (0.3.21 does not know
+  // AMD Zen 4/5): OPENBLAS_CORETYPE=SkylakeX in the environment at start-up fixes that.
+  bool avx512_unused = false;
   double gflops = 0.0;               // float32 256^3 matrix product, current torch threads
   bool slow = false;                 // gflops below the threshold
   std::string summary;               // one line for the log

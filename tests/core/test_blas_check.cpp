@@ -17,6 +17,8 @@ TEST(BlasCheck, FindsTheProviderAndMeasuresIt)
   EXPECT_GT(report.gflops, 0.0);
   EXPECT_THAT(report.summary, HasSubstr(report.name));
   EXPECT_THAT(report.summary, HasSubstr("GFLOP/s"));
+  if (report.name == "OpenBLAS") EXPECT_FALSE(report.core.empty());
+  if (report.avx512_unused) EXPECT_THAT(report.summary, HasSubstr("OPENBLAS_CORETYPE"));
 }
 
 TEST(BlasCheck, SlowFlagFollowsTheThreshold)

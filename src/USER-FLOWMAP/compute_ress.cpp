@@ -410,6 +410,8 @@ double DirectSource::memory_usage() const
 
 class FixSource : public ComputeRESS::SampleSource, protected Pointers {
  public:
+  // The fix maps frames in batches; asking for them maps the frames still waiting, so an
+  // invocation (thermo, fix ave/time, the end of a run) always sees every frame up to now.
   FixSource(LAMMPS *lmp, const char *id, const char *fix_id) :
       Pointers(lmp), id_(id), fix_id_(fix_id)
   {

@@ -72,6 +72,15 @@ int default_threads(MPI_Comm world)
   return std::max(1, cores / std::max(1, ranks_on_node));
 }
 
+// Rank 0's failure message (empty: success) on every rank of comm.
+void broadcast_failure(std::string &message, MPI_Comm comm)
+{
+  int length = static_cast<int>(message.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, comm);
+  message.resize(length);
+  if (length > 0) MPI_Bcast(&message[0], length, MPI_CHAR, 0, comm);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t)
 {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -379,16 +388,22 @@ void FixFlowMap::build()
                      "(libopenblas0-openmp) for a 10x faster flow", blas.summary);
   }
 
-  if (!s.save.empty() && universe->me == 0) {
-    std::string probe = s.save + ".writable";
-    FILE *fp = fopen(probe.c_str(), "w");
-    if (fp) {
-      fclose(fp);
-      remove(probe.c_str());
+  if (!s.save.empty()) {
+    // Found out now rather than after an hour of training.
+    std::string reason;
+    if (comm->me == 0) {
+      const std::string probe = s.save + ".writable";
+      FILE *fp = fopen(probe.c_str(), "w");
+      if (fp) {
+        fclose(fp);
+        remove(probe.c_str());
+      } else {
+        reason = utils::getsyserror();
+      }
     }
-    if (!fp)
-      error->one(FLERR, "Fix flowmap cannot write its model file {}: {}", s.save,
-                 utils::getsyserror());
+    broadcast_failure(reason, world);
+    if (!reason.empty())
+      error->all(FLERR, "Fix flowmap cannot write its model file {}: {}", s.save, reason);
   }
 
   // Model: a read_restart state, a model or checkpoint file, or a new identity flow.
@@ -413,7 +428,6 @@ void FixFlowMap::build()
   states.beta_target = 1.0 / (force->boltz * s.temperature[1]);
   try {
     std::unique_ptr<flowmap::FlowModel> model;
-    bool resumed = false;
     if (checkpoint.empty()) {
       auto options = flowmap::FlowOptions::preset(s.arch, n, d);
       for (const auto &o : s.arch_overrides) {
@@ -460,9 +474,9 @@ void FixFlowMap::build()
         std::istringstream again(checkpoint);
         torch::serialize::InputArchive archive2;
         archive2.load_from(again);
-        resumed = session_->read_training_state(archive2);
+        resumed_ = session_->read_training_state(archive2);
         torch::Tensor fix_state;
-        if (resumed && archive2.try_read("fix_state", fix_state)) {
+        if (resumed_ && archive2.try_read("fix_state", fix_state)) {
           steps_due_ = fix_state[0].item<double>();
           frames_collected_ = static_cast<std::int64_t>(fix_state[1].item<double>());
         }
@@ -479,7 +493,7 @@ void FixFlowMap::build()
       utils::logmesg(lmp, "fix flowmap: {} flow, {} ({} -> {} particles in {}D){}\n",
                      checkpoint.empty() ? "new identity" : "loaded",
                      session_->model().options().describe(), n, n, d,
-                     resumed ? fmt::format(", training resumed at step {}",
+                     resumed_ ? fmt::format(", training resumed at step {}",
                                            session_->trainer().steps())
                              : "");
   } catch (flowmap::ModelFileError &err) {
@@ -488,7 +502,8 @@ void FixFlowMap::build()
     error->all(FLERR, "Fix flowmap: {}", err.what());
   }
   restart_bytes_.clear();
-  if (mode_ == Mode::train) load_frames();
+  // A resumed session already holds the frames it was trained on.
+  if (mode_ == Mode::train && !resumed_) load_frames();
 }
 
 void FixFlowMap::load_frames()
@@ -669,7 +684,16 @@ void FixFlowMap::buffer_frame(const std::vector<double> &frame)
 {
   map_buffer_.insert(map_buffer_.end(), frame.begin(), frame.end());
   map_steps_.push_back(update->ntimestep);
-  if (static_cast<int>(map_steps_.size()) >= settings_->map_batch) map_buffered();
+  // Batches end on multiples of peratom_freq, so a dump at those steps sees its own frame.
+  if (update->ntimestep % peratom_freq == 0 ||
+      static_cast<int>(map_steps_.size()) >= settings_->map_batch)
+    map_buffered();
+}
+
+const std::vector<FlowMapWeighedFrame> &FixFlowMap::weighed_frames()
+{
+  if (session_) map_buffered();
+  return weighed_;
 }
 
 void FixFlowMap::map_buffered()
@@ -755,17 +779,23 @@ void FixFlowMap::write_checkpoint(torch::serialize::OutputArchive &archive) cons
 void FixFlowMap::save()
 {
   auto &s = *settings_;
-  if (universe->me != 0) return;
-  try {
-    if (!s.save.empty()) flowmap::save_model(session_->model(), s.save);
-    if (!s.checkpoint_file.empty()) {
-      torch::serialize::OutputArchive archive;
-      write_checkpoint(archive);
-      flowmap::save_archive(archive, s.checkpoint_file, "checkpoint");
+  // Every partition holds the same model: the first process of the universe writes it, and
+  // a failure reaches every process so that none waits for the others.
+  std::string failure;
+  if (universe->me == 0) {
+    try {
+      if (!s.save.empty()) flowmap::save_model(session_->model(), s.save);
+      if (!s.checkpoint_file.empty()) {
+        torch::serialize::OutputArchive archive;
+        write_checkpoint(archive);
+        flowmap::save_archive(archive, s.checkpoint_file, "checkpoint");
+      }
+    } catch (std::exception &err) {
+      failure = err.what();
     }
-  } catch (std::exception &err) {
-    error->one(FLERR, "Fix flowmap could not save: {}", err.what());
   }
+  broadcast_failure(failure, universe->uworld);
+  if (!failure.empty()) error->all(FLERR, "Fix flowmap could not save: {}", failure);
 }
 
 /* ---------------------------------------------------------------------- */

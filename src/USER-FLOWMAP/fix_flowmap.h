@@ -64,8 +64,9 @@ class FixFlowMap : public Fix {
   void copy_arrays(int, int, int) override;
   double memory_usage() override;
 
-  // For compute ress: every frame mapped so far, in order.
-  const std::vector<FlowMapWeighedFrame> &weighed_frames() const { return weighed_; }
+  // For compute ress: every frame mapped so far, in order, after mapping any frames still
+  // waiting for their batch (collective).
+  const std::vector<FlowMapWeighedFrame> &weighed_frames();
   bool mapping() const { return mode_ == Mode::map; }
 
  private:
@@ -90,6 +91,7 @@ class FixFlowMap : public Fix {
   std::unique_ptr<Settings> settings_;
   Mode mode_;
   bool built_ = false;
+  bool resumed_ = false;    // training state restored from a restart or checkpoint
   std::string restart_bytes_;    // a read_restart state, applied when the session is built
 
   std::unique_ptr<FlowMapFrame> frame_;

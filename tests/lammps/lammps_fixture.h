@@ -36,10 +36,11 @@ inline int world_size()
   return size;
 }
 
-// A LAMMPS instance on MPI_COMM_WORLD, quiet unless FLOWMAP_TEST_VERBOSE is set.
+// A LAMMPS instance (on MPI_COMM_WORLD unless told otherwise), quiet unless
+// FLOWMAP_TEST_VERBOSE is set.
 class LammpsRunner {
  public:
-  explicit LammpsRunner(std::vector<std::string> extra_args = {})
+  explicit LammpsRunner(std::vector<std::string> extra_args = {}, MPI_Comm comm = MPI_COMM_WORLD)
   {
     std::vector<std::string> args = {"flowmap_test", "-log", "none", "-nocite"};
     if (!std::getenv("FLOWMAP_TEST_VERBOSE")) {
@@ -49,8 +50,7 @@ class LammpsRunner {
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char *> argv;
     for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-    lmp_ = std::make_unique<LAMMPS_NS::LAMMPS>(static_cast<int>(argv.size()), argv.data(),
-                                               MPI_COMM_WORLD);
+    lmp_ = std::make_unique<LAMMPS_NS::LAMMPS>(static_cast<int>(argv.size()), argv.data(), comm);
   }
 
   LAMMPS_NS::LAMMPS *lmp() { return lmp_.get(); }

@@ -1,0 +1,636 @@
+// fix flowmap inside LAMMPS: every misuse gives a clear error, mapped frames and weights equal
+// the flow and the formula applied independently, loss gradients through the energy bridge
+// equal finite differences, a restarted run equals an uninterrupted one, 1 and 2 ranks and 1
+// and 2 partitions train the same model, and a short training run beats the identity.
+#include "fix_flowmap.h"
+#include "flowmap_dump_reader.h"
+#include "flowmap_energy_function.h"
+#include "flowmap_lammps_bridge.h"
+#include "flowmap_model_file.h"
+#include "flowmap_weights.h"
+#include "lammps_fixture.h"
+
+#include "modify.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace LAMMPS_NS;
+using flowmap_test::bare_message;
+using flowmap_test::LammpsRunner;
+using flowmap_test::world_rank;
+using flowmap_test::world_size;
+using ::testing::HasSubstr;
+
+namespace {
+
+const std::vector<std::string> kWcaLines = {"pair_style lj/cut 1.122462048309373",
+                                            "pair_coeff * * 1.0 1.0", "pair_modify shift yes"};
+const std::vector<std::string> kLjLines = {"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0 2.5",
+                                           "pair_modify shift yes"};
+
+std::string quoted(const std::vector<std::string> &lines)
+{
+  std::string s;
+  for (const auto &l : lines) s += " \"" + l + "\"";
+  return s;
+}
+
+std::string number(double v)
+{
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+constexpr int kSide = 5;    // 25 particles: the LJ cutoff 2.5 stays below half the box
+constexpr double kDensity = 0.735;
+
+double box_length(int side = kSide, double density = kDensity)
+{
+  return std::sqrt(side * side / density);
+}
+
+std::vector<std::string> system_lines(int side = kSide, double density = kDensity)
+{
+  const double L = box_length(side, density);
+  return {"units lj", "dimension 2", "atom_style atomic", "atom_modify map array",
+          "region box block 0 " + number(L) + " 0 " + number(L) + " -0.5 0.5",
+          "create_box 1 box",
+          // lattice points half a spacing inside the box: exactly side^2 atoms
+          "lattice sq " + number(side * side / (L * L)) + " origin 0.5 0.5 0.0",
+          "create_atoms 1 box", "mass 1 1.0"};
+}
+
+// Langevin MD of the reduced system; frames every `every` steps from timestep 0, positions
+// written exactly.
+void write_frames(const std::string &path, const std::vector<std::string> &pair, double t,
+                  int frames, int every, int seed)
+{
+  LammpsRunner r;
+  r.commands(system_lines());
+  r.commands(pair);
+  const std::string T = number(t), s = std::to_string(seed);
+  r.commands({"velocity all create " + T + " " + s + " dist gaussian",
+              "fix lang all langevin " + T + " " + T + " 0.5 " + s, "fix nve all nve",
+              "fix 2d all enforce2d", "timestep 0.005", "thermo 0", "run 2000",
+              "reset_timestep 0",
+              "dump d all custom " + std::to_string(every) + " " + path + " id type x y",
+              "dump_modify d sort id format float %.17g",
+              "run " + std::to_string((frames - 1) * every), "undump d"});
+}
+
+// The common part of every fix flowmap command in these tests: WCA at T 2 -> LJ at T 1.
+std::string fix_flowmap(const std::string &id, int nevery, const std::string &keywords)
+{
+  return "fix " + id + " all flowmap " + std::to_string(nevery) + " 2.0 1.0 source" +
+      quoted(kWcaLines) + " target" + quoted(kLjLines) + " " + keywords;
+}
+
+std::vector<double> parameters_of(const std::string &model_file)
+{
+  auto model = flowmap::load_model(model_file);
+  std::vector<double> all;
+  for (const auto &p : model.flow()->parameters()) {
+    auto flat = p.detach().to(torch::kFloat64).reshape({-1}).contiguous();
+    all.insert(all.end(), flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
+  }
+  return all;
+}
+
+double max_difference(const std::vector<double> &a, const std::vector<double> &b)
+{
+  if (a.size() != b.size()) return INFINITY;
+  double d = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+  return d;
+}
+
+// Shared frame files, written once per test program (each ctest run has its own folder).
+struct Frames {
+  static const Frames &get()
+  {
+    static Frames frames;
+    return frames;
+  }
+  std::string source = "source_frames.dump", source_b = "source_frames_b.dump",
+              target = "target_frames.dump";
+
+ private:
+  Frames()
+  {
+    write_frames(source, kWcaLines, 2.0, 120, 20, 101);
+    write_frames(source_b, kWcaLines, 2.0, 120, 20, 202);
+    write_frames(target, kLjLines, 1.0, 120, 20, 303);
+  }
+};
+
+// A model trained briefly on the shared frames, in float64, for the inference tests.
+const std::string &trained_model()
+{
+  static const std::string path = [] {
+    const auto &frames = Frames::get();
+    LammpsRunner r;
+    r.load_plugin();
+    r.commands(system_lines());
+    r.commands(kWcaLines);
+    r.commands({fix_flowmap("f", 20, "arch tiny precision float64 batch 16 steps 1 holdout 10 "
+                                     "lr 3e-3 save trained.flow frames " + frames.target),
+                "rerun " + frames.source + " dump x y"});
+    return std::string("trained.flow");
+  }();
+  return path;
+}
+
+class FixFlowMapErrors : public flowmap_test::LammpsTest {
+ protected:
+  void SetUp() override
+  {
+    LammpsTest::SetUp();
+    commands(system_lines());
+    commands(kWcaLines);
+    commands({"fix nve all nve", "fix 2d all enforce2d"});
+  }
+  std::string error(const std::string &line) { return bare_message(error_of(line)); }
+};
+
+}    // namespace
+
+/* ----------------------------------------------------------------------
+   Bad input: each misuse is refused with a message naming the problem
+------------------------------------------------------------------------- */
+
+TEST_F(FixFlowMapErrors, Syntax)
+{
+  EXPECT_THAT(error("fix f all flowmap 10 2.0"),
+              HasSubstr("expected fix ID group flowmap Nevery Tsource Ttarget"));
+  EXPECT_THAT(error("fix f all flowmap 0 2.0 1.0" + quoted(kWcaLines)),
+              HasSubstr("Nevery must be > 0, got 0"));
+  EXPECT_THAT(error("fix f all flowmap 10 -1.0 1.0 source" + quoted(kWcaLines) + " target" +
+                    quoted(kLjLines)),
+              HasSubstr("temperatures must be > 0"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "blah 3")), HasSubstr("Unknown fix flowmap keyword blah"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "batch")), HasSubstr("keyword batch needs 1 value(s)"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "batch 0")),
+              HasSubstr("batch must be a positive integer, got 0"));
+  EXPECT_THAT(error("fix f all flowmap 10 2.0 1.0 source" + quoted(kWcaLines)),
+              HasSubstr("needs both the source and the target Hamiltonian"));
+  EXPECT_THAT(error("fix f all flowmap 10 2.0 1.0 source" + quoted(kWcaLines) + " target seed 3"),
+              HasSubstr("target needs one or more quoted pair commands"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "mode infer")), HasSubstr("mode must be train or map"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "mode map")),
+              HasSubstr("mode map needs a trained model (keyword load)"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "nll 1")), HasSubstr("nll 1 needs target frames"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "direction inverse kld 1")),
+              HasSubstr("kld 1 needs source frames"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "kld 0")), HasSubstr("needs kld or nll > 0 to train"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "arch huge")), HasSubstr("arch huge is unknown"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "precision half")),
+              HasSubstr("precision must be float32 or float64"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "decay 2.0 100")),
+              HasSubstr("decay needs a factor in (0, 1]"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "density -0.7")), HasSubstr("density must be > 0"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "direction sideways")),
+              HasSubstr("direction must be forward"));
+}
+
+TEST_F(FixFlowMapErrors, SystemChecksAtInit)
+{
+  command(fix_flowmap("f", 10, "arch tiny target \"pair_style nonsense 2.5\""));
+  EXPECT_THAT(error("run 0"), HasSubstr("Fix flowmap target Hamiltonian: pair command "
+                                        "'pair_style nonsense 2.5' failed"));
+  command("unfix f");
+  command("group half id <= 12");
+  command(fix_flowmap("f", 10, "arch tiny").replace(6, 3, "half"));
+  EXPECT_THAT(error("run 0"), HasSubstr("group holding all atoms"));
+  command("unfix f");
+  command(fix_flowmap("f", 10, "arch tiny save /nonexistent-folder/model.flow"));
+  EXPECT_THAT(error("run 0"), HasSubstr("cannot write its model file /nonexistent-folder/"));
+  command("unfix f");
+  command(fix_flowmap("f", 10, "mode map load missing.flow"));
+  EXPECT_THAT(error("run 0"), HasSubstr("cannot open model file missing.flow"));
+  command("unfix f");
+  command(fix_flowmap("f", 10, "arch tiny density 0.7 sourcedensity 0.8"));
+  EXPECT_THAT(error("run 0"), HasSubstr("sourcedensity 0.8 differs from the simulated source"));
+}
+
+TEST_F(FixFlowMapErrors, NonPeriodicBox)
+{
+  // a fresh instance with a fixed boundary in y
+  runner_ = std::make_unique<LammpsRunner>();
+  runner_->load_plugin();
+  auto lines = system_lines();
+  lines.insert(lines.begin() + 2, "boundary p f p");
+  commands(lines);
+  commands(kWcaLines);
+  command(fix_flowmap("f", 10, "arch tiny"));
+  EXPECT_THAT(error("run 0"), HasSubstr("needs a box periodic in every dimension"));
+}
+
+TEST_F(FixFlowMapErrors, AtomCountOrBoxChangedMidRun)
+{
+  command(fix_flowmap("f", 10, "arch tiny"));
+  command("run 0");
+  command("delete_atoms group all");    // every atom gone: any change must be refused
+  command("create_atoms 1 single 1.0 1.0 0.0");
+  EXPECT_THAT(error("run 0"), HasSubstr("the number of atoms changed from 25 to 1"));
+
+  runner_ = std::make_unique<LammpsRunner>();
+  runner_->load_plugin();
+  commands(system_lines());
+  commands(kWcaLines);
+  command(fix_flowmap("f", 10, "arch tiny"));
+  command("run 0");
+  command("change_box all x final 0 7.0 remap");
+  EXPECT_THAT(error("run 0"), HasSubstr("the box changed from"));
+}
+
+TEST_F(FixFlowMapErrors, ModelForAnotherSystemIsRefused)
+{
+  const auto &model = trained_model();
+  command(fix_flowmap("f", 10, "mode map load " + model + " density 0.7"));
+  EXPECT_THAT(error("run 0"), HasSubstr("model was trained with target box"));
+
+  runner_ = std::make_unique<LammpsRunner>();
+  runner_->load_plugin();
+  commands(system_lines(6));    // 36 particles
+  commands(kWcaLines);
+  command(fix_flowmap("f", 10, "mode map load " + model));
+  EXPECT_THAT(error("run 0"), HasSubstr("model was trained for N = 25 particles, this system has 36"));
+}
+
+TEST(FixFlowMap, NonFiniteTargetEnergiesAreSkippedAndCounted)
+{
+  // Every frame has two particles on top of each other and no regularisation (core 0): the
+  // target energy of every mapped frame is infinite, every batch is skipped, the run goes on.
+  const std::string path = "overlapping.dump";
+  if (world_rank() == 0) {
+    std::ofstream out(path);
+    const double L = box_length();
+    for (int frame = 0; frame < 8; ++frame) {
+      out << "ITEM: TIMESTEP\n" << frame << "\nITEM: NUMBER OF ATOMS\n25\n"
+          << "ITEM: BOX BOUNDS pp pp pp\n0 " << number(L) << "\n0 " << number(L)
+          << "\n-0.5 0.5\nITEM: ATOMS id type x y\n";
+      for (int i = 0; i < 25; ++i) {
+        const int site = i == 1 ? 0 : i;    // atom 2 sits on atom 1
+        out << i + 1 << " 1 " << number((site % 5 + 0.5) * L / 5 + 0.01 * frame) << " "
+            << number((site / 5 + 0.5) * L / 5) << "\n";
+      }
+    }
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  LammpsRunner r;
+  r.load_plugin();
+  r.commands(system_lines());
+  r.commands(kWcaLines);
+  r.commands({fix_flowmap("f", 1, "arch tiny batch 2 holdout 1 steps 1 core 0"),
+              "variable steps equal f_f[1]", "variable skipped equal f_f[6]",
+              "rerun " + path + " dump x y"});
+  EXPECT_EQ(r.equal_variable("steps"), 0.0);
+  EXPECT_GE(r.equal_variable("skipped"), 4.0);
+}
+
+/* ----------------------------------------------------------------------
+   Inference: the dumped mapped positions are the flow applied to the dumped frame, and the
+   weights compute ress reports are the formula evaluated independently
+------------------------------------------------------------------------- */
+
+TEST(FixFlowMap, MappedPositionsAndWeightsEqualIndependentEvaluation)
+{
+  const auto &frames = Frames::get();
+  const auto &model_file = trained_model();
+  {
+    LammpsRunner r;
+    r.load_plugin();
+    r.commands(system_lines());
+    r.commands(kWcaLines);
+    r.commands({fix_flowmap("map", 20, "mode map load " + model_file + " mapbatch 3"),
+                "compute w all ress fix map file weights.dat",
+                "thermo_style custom step c_w[1] c_w[3] c_w[9]", "thermo 60",
+                "dump d all custom 60 mapped.dump id x y f_map[1] f_map[2]",
+                "dump_modify d sort id format float %.17g",
+                "rerun " + frames.source_b + " dump x y",
+                "variable ress equal c_w[1]", "variable frames equal c_w[3]"});
+    EXPECT_GT(r.equal_variable("frames"), 100.0);
+  }
+  if (world_rank() != 0) return;
+
+  auto model = flowmap::load_model(model_file);
+  const double L = box_length();
+  const std::vector<double> box = {L, L};
+  torch::NoGradGuard no_grad;
+
+  // positions: the mapped dump holds the frame (x y) and its image (f_map[1] f_map[2])
+  std::ifstream dump("mapped.dump");
+  std::string line;
+  int checked_frames = 0;
+  double largest_move = 0.0;
+  while (std::getline(dump, line)) {
+    if (line.rfind("ITEM: ATOMS", 0) != 0) continue;
+    std::vector<double> x(50), mapped(50);
+    for (int i = 0; i < 25; ++i) {
+      std::getline(dump, line);
+      std::istringstream fields(line);
+      int id;
+      fields >> id;
+      fields >> x[2 * (id - 1)] >> x[2 * (id - 1) + 1] >> mapped[2 * (id - 1)] >>
+          mapped[2 * (id - 1) + 1];
+    }
+    auto result = model.forward(torch::tensor(x, torch::kFloat64).view({1, 25, 2}),
+                                torch::zeros({1}, torch::kInt64));
+    for (int v = 0; v < 50; ++v) {
+      const double y = result.positions[0][v / 2][v % 2].item<double>();
+      const double wrapped = y - L * std::floor(y / L);
+      double diff = std::fabs(wrapped - mapped[v]);
+      diff = std::min(diff, L - diff);    // 0 and L are the same point
+      EXPECT_LT(diff, 1e-9) << "frame " << checked_frames << " value " << v;
+      largest_move = std::max(largest_move, std::fabs(wrapped - x[v] - L * std::round((wrapped - x[v]) / L)));
+    }
+    ++checked_frames;
+  }
+  EXPECT_GE(checked_frames, 2);
+  EXPECT_GT(largest_move, 1e-4) << "the trained flow should move particles";
+
+  // weights: against the bridge and the model, evaluated here
+  LAMMPS_NS::FlowMapBridgeSetup setup;
+  setup.dimension = 2;
+  setup.types.assign(25, 1);
+  setup.box_lengths = box;
+  setup.pair_commands = kWcaLines;
+  LAMMPS_NS::FlowMapBridge wca(setup);
+  setup.pair_commands = kLjLines;
+  LAMMPS_NS::FlowMapBridge lj(setup);
+
+  std::map<long, std::vector<double>> source;
+  flowmap::DumpReader reader(frames.source_b, 2);
+  flowmap::DumpFrame frame;
+  while (reader.next(frame)) source[frame.timestep] = frame.positions;
+
+  std::ifstream weights("weights.dat");
+  std::vector<double> log_weights;
+  int checked = 0;
+  while (std::getline(weights, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    long step;
+    double u_from, u_to, log_w, u_to_id, log_w_id;
+    fields >> step >> u_from >> u_to >> log_w >> u_to_id >> log_w_id;
+    log_weights.push_back(log_w);
+    ASSERT_TRUE(source.count(step)) << "step " << step;
+    const auto &x = source[step];
+    double ua, ub, ub_id;
+    wca.evaluate(x.data(), 1, box.data(), &ua, nullptr, false);
+    lj.evaluate(x.data(), 1, box.data(), &ub_id, nullptr, false);
+    auto result = model.forward(torch::tensor(x, torch::kFloat64).view({1, 25, 2}),
+                                torch::zeros({1}, torch::kInt64));
+    auto y = result.positions.contiguous();
+    lj.evaluate(y.data_ptr<double>(), 1, box.data(), &ub, nullptr, false);
+    const double log_det = result.log_det[0].item<double>();
+    const double tol = 1e-9 * std::max(1.0, std::fabs(log_w));
+    EXPECT_NEAR(u_from, ua, 1e-9 * std::max(1.0, std::fabs(ua)));
+    EXPECT_NEAR(u_to, ub, 1e-9 * std::max(1.0, std::fabs(ub)));
+    EXPECT_NEAR(log_w, -1.0 * ub + 0.5 * ua + log_det, tol);
+    EXPECT_NEAR(log_w_id, -1.0 * ub_id + 0.5 * ua, tol);
+    ++checked;
+  }
+  EXPECT_GT(checked, 100);
+}
+
+TEST(FixFlowMap, ComputeRessReportsTheRessOfItsWeights)
+{
+  const auto &frames = Frames::get();
+  LammpsRunner r;
+  r.load_plugin();
+  r.commands(system_lines());
+  r.commands(kWcaLines);
+  r.commands({fix_flowmap("map", 20, "mode map load " + trained_model() + " mapbatch 4"),
+              "compute w all ress fix map file weights_ress.dat bootstrap 0",
+              "thermo_style custom step c_w[1] c_w[9] c_w[13]", "thermo 20",
+              "rerun " + frames.source + " dump x y", "variable ress equal c_w[1]",
+              "variable identity equal c_w[9]", "variable ratio equal c_w[13]"});
+  std::vector<double> flow, identity;
+  std::ifstream in("weights_ress.dat");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    double v[6];
+    for (double &x : v) fields >> x;
+    flow.push_back(v[3]);
+    identity.push_back(v[5]);
+  }
+  ASSERT_EQ(flow.size(), 120u);
+  EXPECT_NEAR(r.equal_variable("ress"), flowmap::kish_ress(flow), 1e-9);
+  EXPECT_NEAR(r.equal_variable("identity"), flowmap::kish_ress(identity), 1e-9);
+  EXPECT_NEAR(r.equal_variable("ratio"), flowmap::kish_ress(flow) / flowmap::kish_ress(identity),
+              1e-8);
+}
+
+/* ----------------------------------------------------------------------
+   Training
+------------------------------------------------------------------------- */
+
+TEST(FixFlowMap, LossGradientThroughTheBridgeMatchesFiniteDifferences)
+{
+  const double L = box_length();
+  LAMMPS_NS::FlowMapBridgeSetup setup;
+  setup.dimension = 2;
+  setup.types.assign(25, 1);
+  setup.box_lengths = {L, L};
+  setup.pair_commands = kLjLines;
+  LAMMPS_NS::FlowMapBridge lj(setup);
+
+  auto options = flowmap::FlowOptions::preset("tiny", 25, 2);
+  options.dtype = torch::kFloat64;
+  flowmap::ModelMetadata meta;
+  meta.source_box = meta.target_box = {L, L};
+  torch::manual_seed(3);
+  flowmap::FlowModel model(options, meta);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto &p : model.flow()->parameters()) p.add_(torch::randn_like(p) * 0.02);
+  }
+  // lattice configurations with small displacements: no pair near the LJ core
+  auto lattice = torch::empty({25, 2}, torch::kFloat64);
+  for (int i = 0; i < 25; ++i) {
+    lattice[i][0] = (i % 5 + 0.5) * L / 5;
+    lattice[i][1] = (i / 5 + 0.5) * L / 5;
+  }
+  const auto x = lattice.unsqueeze(0) + 0.08 * torch::randn({4, 25, 2}, torch::kFloat64);
+  const auto reference = torch::zeros({4}, torch::kInt64);
+  const std::vector<double> box = {L, L};
+  auto loss = [&] {
+    auto mapped = model.forward(x, reference);
+    return (flowmap::potential_energy(lj, mapped.positions, box, false) - mapped.log_det).mean();
+  };
+  model.flow()->zero_grad();
+  loss().backward();
+  int checked = 0;
+  double largest = 0.0;
+  torch::NoGradGuard no_grad;
+  for (auto &p : model.flow()->parameters()) {
+    if (!p.grad().defined() || p.grad().abs().max().item<double>() == 0.0) continue;
+    const auto index = p.grad().abs().reshape({-1}).argmax().item<std::int64_t>();
+    auto value = p.view({-1})[index];
+    const double analytic = p.grad().reshape({-1})[index].item<double>();
+    const double saved = value.item<double>(), h = 1e-6;
+    value.fill_(saved + h);
+    const double plus = loss().item<double>();
+    value.fill_(saved - h);
+    const double minus = loss().item<double>();
+    value.fill_(saved);
+    const double numeric = (plus - minus) / (2 * h);
+    EXPECT_NEAR(analytic, numeric, 1e-5 * std::max(1.0, std::fabs(numeric)));
+    largest = std::max(largest, std::fabs(analytic));
+    ++checked;
+  }
+  EXPECT_GT(checked, 4);
+  EXPECT_GT(largest, 1e-2);
+}
+
+namespace {
+// Trains on a rerun of the shared source frames (deterministic input) and saves the model.
+std::string train_by_rerun(LammpsRunner &r, const std::string &save, const std::string &rerun_args,
+                           const std::string &extra = "")
+{
+  const auto &frames = Frames::get();
+  r.load_plugin();
+  r.commands(system_lines());
+  r.commands(kWcaLines);
+  r.commands({fix_flowmap("f", 20, "arch tiny precision float64 batch 16 steps 0.5 holdout 10 "
+                                   "validate 7 seed 11 frames " + frames.target + " save " + save +
+                                   " " + extra),
+              "rerun " + frames.source + " " + rerun_args + " dump x y"});
+  return save;
+}
+}    // namespace
+
+TEST(FixFlowMap, SameSeedSameModel)
+{
+  {
+    LammpsRunner r;
+    train_by_rerun(r, "seed_a.flow", "");
+  }
+  {
+    LammpsRunner r;
+    train_by_rerun(r, "seed_b.flow", "");
+  }
+  if (world_rank() == 0) {
+    const auto a = parameters_of("seed_a.flow"), b = parameters_of("seed_b.flow");
+    EXPECT_EQ(max_difference(a, b), 0.0);
+    EXPECT_GT(flowmap::load_model("seed_a.flow").metadata().training_steps, 20);
+  }
+}
+
+TEST(FixFlowMap, RestartEqualsUninterruptedTraining)
+{
+  // 120 frames at steps 0, 20, ..., 2380: the first run stops after step 1180.
+  {
+    LammpsRunner r;
+    train_by_rerun(r, "uninterrupted.flow", "");
+  }
+  {
+    LammpsRunner r;
+    train_by_rerun(r, "first_half.flow", "last 1180");
+    r.command("write_restart half.restart");
+  }
+  {
+    const auto &frames = Frames::get();
+    LammpsRunner r;
+    r.load_plugin();
+    r.commands({"read_restart half.restart"});
+    r.commands(kWcaLines);
+    r.commands({fix_flowmap("f", 20, "arch tiny precision float64 batch 16 steps 0.5 holdout 10 "
+                                     "validate 7 seed 11 frames " + frames.target +
+                                     " save resumed.flow"),
+                "rerun " + frames.source + " first 1200 dump x y"});
+  }
+  if (world_rank() == 0) {
+    const auto full = parameters_of("uninterrupted.flow");
+    EXPECT_GT(max_difference(parameters_of("first_half.flow"), full), 1e-6)
+        << "the second half must train too, or the test proves nothing";
+    EXPECT_EQ(max_difference(parameters_of("resumed.flow"), full), 0.0);
+    EXPECT_EQ(flowmap::load_model("resumed.flow").metadata().training_steps,
+              flowmap::load_model("uninterrupted.flow").metadata().training_steps);
+  }
+}
+
+TEST(FixFlowMap, TwoRanksTrainTheSameModelAsOne)
+{
+  if (world_size() != 2) GTEST_SKIP() << "needs 2 MPI ranks";
+  {
+    LammpsRunner r;
+    train_by_rerun(r, "two_ranks.flow", "");
+  }
+  if (world_rank() == 0) {
+    LammpsRunner r({}, MPI_COMM_SELF);
+    train_by_rerun(r, "one_rank.flow", "");
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() == 0)
+    EXPECT_LT(max_difference(parameters_of("two_ranks.flow"), parameters_of("one_rank.flow")),
+              1e-10);
+}
+
+TEST(FixFlowMap, TwoPartitionsTrainTheSameModelAsOneWalkerSeeingBothStreams)
+{
+  if (world_size() != 2) GTEST_SKIP() << "needs 2 MPI ranks";
+  const auto &frames = Frames::get();
+  // Training starts once the pool holds a batch. Partitions deliver frames in pairs, the single
+  // walker one by one; an odd batch (15) makes the pool ready after the first frame of a pair
+  // in both runs, so both take their first step after the same pair.
+  // One stream holding the two walkers' frames alternately, as the partitions deliver them.
+  if (world_rank() == 0) {
+    flowmap::DumpReader a(frames.source, 2), b(frames.source_b, 2);
+    flowmap::DumpFrame fa, fb;
+    std::ofstream out("interleaved.dump");
+    const double L = box_length();
+    long step = 0;
+    auto write = [&](const flowmap::DumpFrame &f) {
+      out << "ITEM: TIMESTEP\n" << step << "\nITEM: NUMBER OF ATOMS\n25\n"
+          << "ITEM: BOX BOUNDS pp pp pp\n0 " << number(L) << "\n0 " << number(L)
+          << "\n-0.5 0.5\nITEM: ATOMS id type x y\n";
+      for (int i = 0; i < 25; ++i)
+        out << i + 1 << " 1 " << number(f.positions[2 * i]) << " " << number(f.positions[2 * i + 1])
+            << "\n";
+      step += 10;
+    };
+    while (a.next(fa) && b.next(fb)) {
+      write(fa);
+      write(fb);
+    }
+  }
+  // LAMMPS insists on an input file with partitions; the commands still come one by one.
+  if (world_rank() == 0) std::ofstream("empty.in");
+  MPI_Barrier(MPI_COMM_WORLD);
+  {
+    LammpsRunner r({"-partition", "2x1", "-in", "empty.in"});
+    r.load_plugin();
+    r.commands(system_lines());
+    r.commands(kWcaLines);
+    r.commands({"variable walker world " + frames.source + " " + frames.source_b,
+                fix_flowmap("f", 20, "arch tiny precision float64 batch 15 steps 0.5 holdout 10 "
+                                     "validate 7 seed 11 frames " + frames.target +
+                                     " save partitions.flow"),
+                "rerun ${walker} dump x y"});
+  }
+  if (world_rank() == 0) {
+    LammpsRunner r({}, MPI_COMM_SELF);
+    r.load_plugin();
+    r.commands(system_lines());
+    r.commands(kWcaLines);
+    r.commands({fix_flowmap("f", 10, "arch tiny precision float64 batch 15 steps 0.5 holdout 10 "
+                                     "validate 7 seed 11 frames " + frames.target +
+                                     " save one_walker.flow"),
+                "rerun interleaved.dump dump x y"});
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() == 0)
+    EXPECT_LT(max_difference(parameters_of("partitions.flow"), parameters_of("one_walker.flow")),
+              1e-10);
+}

@@ -1,18 +1,514 @@
 #!/usr/bin/env python3
-"""Plots for USER-FLOWMAP outputs.
+"""Tables and plots from USER-FLOWMAP outputs, for the examples and for your own runs.
 
-One subcommand per kind of output:
+Subcommands:
 
-  scan   state-point scan table of compute ress (rho T ress frames free_energy) -> PNG heat
-         map of the identity-baseline RESS over target (density, temperature), with the best
-         density per temperature (the ridge rho_max(T)) marked.
+  report  the main job's summary (examples/lammps_inputs/in.wca2lj): the RESS table
+          (identity / flow / ratio, both directions, with errors) and the free energy from
+          the per-set tables, and PNG plots: target-energy histograms and radial distribution
+          functions (identity, raw mapped, reweighted, reference MD) for A->B and B->A, and
+          the training curves (losses and validation RESS against optimizer step).
+  ress    RESS, free energy and their bootstrap errors recomputed from per-frame weight
+          files of compute ress (a check independent of LAMMPS).
+  scan    state-point scan table of compute ress (rho T ress frames free_energy) -> PNG heat
+          map of the identity-baseline RESS over target (density, temperature), with the best
+          density per temperature (the ridge rho_max(T)) marked.
 
-Usage: flowmap_plot.py scan TABLE -o scan.png [--mark RHO T [--mark ...]] [--linear]
+Input files (all written by the wca2lj inputs; the same commands give them for any run):
+  *.weights      compute ress ... file: step U_from U_to log_w [U_to_identity log_w_identity]
+  *.dump         dump custom ... id x y [z] f_ID[1] f_ID[2] [f_ID[3]]: frames and their images
+  *.sets         one line per set: set frames RESS err RESS_id err F err F_id err
+  training.curve fix ave/time of fix flowmap's vector: TimeStep and elements 1-12, 14-17
+
+Missing or truncated files are reported and skipped: what can be made is made, and the exit
+status is 1 if anything was skipped.
+
+Usage: flowmap_plot.py report [--dir DIR] [--output DIR] [--system NAME]
+                              [--densities RHO_A RHO_B] [--temperatures T_A T_B]
+       flowmap_plot.py ress FILE [FILE ...] [--bootstrap N]
+       flowmap_plot.py scan TABLE -o scan.png [--mark RHO T [--mark ...]] [--linear]
 Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib).
 """
 
 import argparse
+import glob
+import math
+import os
 import sys
+
+# Published values for system I (METHOD.md section 3): mean of 10 sets of 5e4 frames.
+PUBLISHED = {"I": {"forward": (7.15e-3, 4.04e-2), "inverse": (9.32e-4, 6.60e-3)}}
+
+
+class Skipped(Exception):
+    """An input is missing or unusable; the message says which and why."""
+
+
+# ----------------------------------------------------------------------------------------
+# reading
+# ----------------------------------------------------------------------------------------
+
+def read_columns(path, min_columns):
+    """Rows of a whitespace table (comments skipped) as a float array [rows, columns].
+
+    A last line cut short by a run that was still writing is dropped with a warning.
+    """
+    import numpy as np
+
+    if not os.path.exists(path):
+        raise Skipped(f"{path}: no such file")
+    rows, width = [], None
+    with open(path) as table:
+        lines = [line for line in table if line.strip() and not line.lstrip().startswith("#")]
+    for number, line in enumerate(lines):
+        fields = line.split()
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            values = None
+        if values is None or len(values) < min_columns or (width and len(values) != width):
+            if number == len(lines) - 1 and rows:
+                warn(f"{path}: last line incomplete, ignored")
+                break
+            raise Skipped(f"{path}: line {number + 1} is not {width or min_columns} numbers: "
+                          f"{line.strip()[:60]!r}")
+        width = width or len(values)
+        rows.append(values)
+    if not rows:
+        raise Skipped(f"{path}: no data rows")
+    return np.array(rows)
+
+
+def read_weights(path):
+    """Per-frame weights of compute ress: dict of column arrays."""
+    data = read_columns(path, 4)
+    out = {"step": data[:, 0], "u_from": data[:, 1], "u_to": data[:, 2], "log_w": data[:, 3]}
+    if data.shape[1] >= 6:
+        out["u_to_identity"], out["log_w_identity"] = data[:, 4], data[:, 5]
+    return out
+
+
+def read_weight_sets(directory, prefix):
+    """All PREFIX_*.weights of a folder, concatenated in set order, and their count."""
+    paths = sorted(glob.glob(os.path.join(directory, f"{prefix}_*.weights")),
+                   key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0])
+                   if p.rsplit("_", 1)[1].split(".")[0].isdigit() else 0)
+    if not paths:
+        raise Skipped(f"{directory}: no {prefix}_*.weights files")
+    import numpy as np
+
+    sets = [read_weights(p) for p in paths]
+    return {k: np.concatenate([s[k] for s in sets]) for k in sets[0]}, len(sets)
+
+
+def read_dump(path):
+    """Frames of a LAMMPS dump custom file: (steps, box [frames, d], columns, data).
+
+    data is [frames, atoms, columns] sorted by atom id; a frame cut short at the end of the
+    file (a run still writing, or killed) is dropped with a warning.
+    """
+    import numpy as np
+
+    if not os.path.exists(path):
+        raise Skipped(f"{path}: no such file")
+    steps, boxes, frames, columns = [], [], [], None
+    with open(path) as dump:
+        lines = dump.read().split("\n")
+    i, n = 0, len(lines)
+    while i < n:
+        if not lines[i].startswith("ITEM: TIMESTEP"):
+            i += 1
+            continue
+        try:
+            step = int(lines[i + 1])
+            atoms = int(lines[i + 3])
+            bounds = [[float(v) for v in lines[i + 5 + k].split()[:2]] for k in range(3)]
+            header = lines[i + 8].split()[2:]
+            block = lines[i + 9:i + 9 + atoms]
+            if len(block) < atoms or (block and not block[-1].strip()):
+                raise IndexError
+            values = np.array([[float(v) for v in row.split()] for row in block])
+            if values.shape != (atoms, len(header)):
+                raise IndexError
+        except (IndexError, ValueError):
+            warn(f"{path}: frame at line {i + 1} incomplete, ignored (and what follows)")
+            break
+        if columns is None:
+            columns = header
+        elif header != columns:
+            raise Skipped(f"{path}: columns change at step {step}")
+        if "id" in columns:
+            values = values[np.argsort(values[:, columns.index("id")])]
+        steps.append(step)
+        boxes.append([b[1] - b[0] for b in bounds])
+        frames.append(values)
+        i += 9 + atoms
+    if not frames:
+        raise Skipped(f"{path}: no complete frames")
+    return np.array(steps), np.array(boxes), columns, np.array(frames)
+
+
+def dump_positions(path):
+    """(steps, box [frames, d], positions [frames, atoms, d], images [frames, atoms, d]).
+
+    images are the f_*[k] columns (fix flowmap's mapped positions), None if absent.
+    """
+    steps, box, columns, data = read_dump(path)
+    axes = [c for c in ("x", "y", "z") if c in columns]
+    if not axes:
+        raise Skipped(f"{path}: no x y columns")
+    d = len(axes)
+    mapped = [c for c in columns if c.startswith("f_")]
+    positions = data[:, :, [columns.index(c) for c in axes]]
+    images = data[:, :, [columns.index(c) for c in mapped[:d]]] if len(mapped) >= d else None
+    return steps, box[:, :d], positions, images
+
+
+def read_sets(path):
+    """Per-set table of the wca2lj inputs: [sets, 10]."""
+    return read_columns(path, 10)
+
+
+def warn(message):
+    print(f"flowmap_plot: {message}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------
+# statistics (the same formulas as the package's flowmap_weights.cpp, in float64)
+# ----------------------------------------------------------------------------------------
+
+def normalized_weights(log_w):
+    import numpy as np
+
+    log_w = np.asarray(log_w, dtype=np.float64)
+    w = np.exp(log_w - np.max(log_w))
+    return w / w.sum()
+
+
+def kish_ress(log_w):
+    import numpy as np
+
+    log_w = np.asarray(log_w, dtype=np.float64)
+    if log_w.size == 0:
+        return 0.0
+    w = np.exp(log_w - np.max(log_w))
+    return float(w.sum() ** 2 / (log_w.size * (w * w).sum()))
+
+
+def free_energy(log_w):
+    import numpy as np
+
+    log_w = np.asarray(log_w, dtype=np.float64)
+    top = np.max(log_w)
+    return float(-(top + np.log(np.mean(np.exp(log_w - top)))))
+
+
+def bootstrap(statistic, log_w, resamples=100, seed=1):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    log_w = np.asarray(log_w, dtype=np.float64)
+    values = [statistic(log_w[rng.integers(0, log_w.size, log_w.size)])
+              for _ in range(resamples)]
+    return float(np.std(values, ddof=1)) if resamples > 1 else 0.0
+
+
+def mean_and_error(values):
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2:
+        return float(values.mean()), float("nan")
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
+
+
+# ----------------------------------------------------------------------------------------
+# report
+# ----------------------------------------------------------------------------------------
+
+def summarize_direction(sets):
+    """RESS flow, identity and ratio with errors from a per-set table.
+
+    Several sets: mean and standard error over the sets (the study's protocol), ratio of the
+    means. One set: the bootstrap errors of compute ress. The ratio's error is propagated
+    from its two parts as if they were independent (they are not: both see the same frames,
+    so this overstates it).
+    """
+    frames = sets[:, 1]
+    flow, flow_err = mean_and_error(sets[:, 2]) if len(sets) > 1 else (sets[0, 2], sets[0, 3])
+    ident, ident_err = mean_and_error(sets[:, 4]) if len(sets) > 1 else (sets[0, 4], sets[0, 5])
+    fe, fe_err = mean_and_error(sets[:, 6]) if len(sets) > 1 else (sets[0, 6], sets[0, 7])
+    fe_id, fe_id_err = mean_and_error(sets[:, 8]) if len(sets) > 1 else (sets[0, 8], sets[0, 9])
+    ratio = flow / ident if ident > 0 else float("nan")
+    ratio_err = ratio * math.hypot(flow_err / flow if flow > 0 else 0.0,
+                                   ident_err / ident if ident > 0 else 0.0)
+    return {"sets": len(sets), "frames": int(frames.mean()), "flow": (flow, flow_err),
+            "identity": (ident, ident_err), "ratio": (ratio, ratio_err),
+            "free_energy": (fe, fe_err), "free_energy_identity": (fe_id, fe_id_err)}
+
+
+def print_table(system, summaries, out):
+    lines = []
+    title = f"USER-FLOWMAP results, system {system}" if system else "USER-FLOWMAP results"
+    lines.append(title)
+    lines.append("=" * len(title))
+    lines.append(f"{'direction':<10}{'sets x frames':>15}{'RESS identity':>22}"
+                 f"{'RESS flow':>22}{'ratio':>16}")
+    for name, label in (("forward", "A->B"), ("inverse", "B->A")):
+        s = summaries.get(name)
+        if not s:
+            continue
+        lines.append(f"{label:<10}{s['sets']:>6} x {s['frames']:<6}"
+                     f"{s['identity'][0]:>12.3e} +- {s['identity'][1]:<7.1e}"
+                     f"{s['flow'][0]:>12.3e} +- {s['flow'][1]:<7.1e}"
+                     f"{s['ratio'][0]:>8.2f} +- {s['ratio'][1]:<5.2f}")
+    published = PUBLISHED.get(system)
+    if published:
+        lines.append("published (10 x 50000, about 20 % error):")
+        for name, label in (("forward", "A->B"), ("inverse", "B->A")):
+            ident, flow = published[name]
+            lines.append(f"{label:<10}{'':>15}{ident:>12.3e}{'':>10}{flow:>12.3e}{'':>10}"
+                         f"{flow / ident:>8.2f}")
+    lines.append("")
+    lines.append("Free energy, reduced (flow estimate; identity estimate of the same frames):")
+    fwd, inv = summaries.get("forward"), summaries.get("inverse")
+    if fwd:
+        lines.append(f"  A->B  -log<w> = beta_B F_B - beta_A F_A = {fwd['free_energy'][0]:.4f} +- "
+                     f"{fwd['free_energy'][1]:.4f}  (identity {fwd['free_energy_identity'][0]:.4f}"
+                     f" +- {fwd['free_energy_identity'][1]:.4f})")
+    if inv:
+        lines.append(f"  B->A  -log<w> = beta_A F_A - beta_B F_B = {inv['free_energy'][0]:.4f} +- "
+                     f"{inv['free_energy'][1]:.4f}  (identity {inv['free_energy_identity'][0]:.4f}"
+                     f" +- {inv['free_energy_identity'][1]:.4f})")
+    if fwd and inv:
+        gap = fwd["free_energy"][0] + inv["free_energy"][0]
+        lines.append(f"  the two directions agree when their sum is 0 (Jensen: it is >= 0 in "
+                     f"expectation): {gap:.4f}")
+    lines.append("Errors: standard error over sets, or the bootstrap of compute ress for one set.")
+    text = "\n".join(lines)
+    print(text)
+    with open(out, "w") as f:
+        f.write(text + "\n")
+
+
+def histogram_plot(ax, curves, xlabel, bins=60):
+    """curves: [(label, values, weights or None, style)] on common bins."""
+    import numpy as np
+
+    finite = np.concatenate([v[np.isfinite(v)] for _, v, _, _ in curves])
+    lo, hi = np.percentile(finite, [0.2, 99.8])
+    edges = np.linspace(lo, hi, bins + 1)
+    for label, values, weights, style in curves:
+        keep = np.isfinite(values)
+        w = None if weights is None else weights[keep]
+        density, _ = np.histogram(values[keep], bins=edges, weights=w, density=True)
+        ax.step(0.5 * (edges[1:] + edges[:-1]), density, where="mid", label=label, **style)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("probability density")
+    ax.legend(fontsize="small")
+
+
+def rdf(positions, box, weights=None, bins=80):
+    """Radial distribution function of frames [F, N, d] in boxes [F, d] (minimum image)."""
+    import numpy as np
+
+    frames, n, d = positions.shape
+    r_max = 0.5 * box.min()
+    edges = np.linspace(0.0, r_max, bins + 1)
+    counts = np.zeros(bins)
+    w = np.full(frames, 1.0 / frames) if weights is None else weights / weights.sum()
+    upper = np.triu_indices(n, 1)
+    for f in range(frames):
+        delta = positions[f][:, None, :] - positions[f][None, :, :]
+        delta -= box[f] * np.round(delta / box[f])
+        r = np.sqrt((delta ** 2).sum(-1))[upper]
+        counts += w[f] * np.histogram(r, bins=edges)[0]
+    shell = (np.pi * (edges[1:] ** 2 - edges[:-1] ** 2) if d == 2
+             else 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3))
+    volume = np.average(np.prod(box, axis=1), weights=w)
+    ideal = 0.5 * n * (n - 1) / volume * shell
+    return 0.5 * (edges[1:] + edges[:-1]), counts / ideal
+
+
+def weights_for_steps(weights, steps):
+    """Normalised flow weights of the dumped frames, matched by timestep; None if unmatched."""
+    import numpy as np
+
+    index = {int(s): i for i, s in enumerate(weights["step"])}
+    rows = [index.get(int(s)) for s in steps]
+    keep = np.array([r is not None for r in rows])
+    if not keep.any():
+        return None, keep
+    log_w = weights["log_w"][[r for r in rows if r is not None]]
+    return normalized_weights(log_w), keep
+
+
+def plot_direction(plt, name, label, own, other, own_dump, other_dump, scale, output):
+    """Energy histogram and RDF of one direction; returns the files written.
+
+    own: weights of this direction (frames of the state it starts from, mapped into the
+    other); other: weights of the opposite direction, whose frames were sampled in the state
+    this one maps into (the reference MD). scale: length ratio L_to / L_from.
+    """
+    import numpy as np
+
+    written = []
+    to_state = "B" if name == "forward" else "A"
+    style = {"identity": {"color": "tab:gray"}, "mapped": {"color": "tab:blue"},
+             "reweighted": {"color": "tab:red"},
+             "reference": {"color": "black", "linestyle": "--"}}
+    if own is not None:
+        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        curves = []
+        if "u_to_identity" in own:
+            curves.append(("identity", own["u_to_identity"], None, style["identity"]))
+        curves.append(("mapped (raw)", own["u_to"], None, style["mapped"]))
+        curves.append(("mapped, reweighted", own["u_to"], normalized_weights(own["log_w"]),
+                       style["reweighted"]))
+        if other is not None:
+            curves.append((f"reference MD of {to_state}", other["u_from"], None,
+                           style["reference"]))
+        histogram_plot(ax, curves, f"potential energy $U_{to_state}$")
+        ax.set_title(f"{label}: energy of the frames mapped into {to_state}")
+        fig.tight_layout()
+        path = os.path.join(output, f"energy_{name}.png")
+        fig.savefig(path, dpi=130)
+        plt.close(fig)
+        written.append(path)
+
+    if own_dump is not None:
+        steps, box, positions, images = own_dump
+        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        box_to = box * scale
+        r, g = rdf(positions * scale, box_to)
+        ax.plot(r, g, label="identity", **style["identity"])
+        if images is not None:
+            r, g = rdf(images, box_to)
+            ax.plot(r, g, label="mapped (raw)", **style["mapped"])
+            if own is not None:
+                w, keep = weights_for_steps(own, steps)
+                if w is not None:
+                    r, g = rdf(images[keep], box_to[keep], weights=w)
+                    ax.plot(r, g, label=f"mapped, reweighted ({keep.sum()} frames)",
+                            **style["reweighted"])
+        if other_dump is not None:
+            _, obox, opositions, _ = other_dump
+            r, g = rdf(opositions, obox)
+            ax.plot(r, g, label=f"reference MD of {to_state}", **style["reference"])
+        ax.set_xlabel("r")
+        ax.set_ylabel("g(r)")
+        ax.set_title(f"{label}: radial distribution in {to_state}")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        path = os.path.join(output, f"rdf_{name}.png")
+        fig.savefig(path, dpi=130)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def plot_training(plt, curve, output):
+    import numpy as np
+
+    steps = curve[:, 1]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6.4), sharex=True)
+    trained = steps > 0
+    top.plot(steps[trained], curve[trained, 3], label="KLD", color="tab:blue")
+    if np.any(curve[trained, 4] != 0):
+        top.plot(steps[trained], curve[trained, 4], label="NLL", color="tab:orange")
+    top.set_ylabel("loss (reduced)")
+    top.legend(fontsize="small")
+    top.set_title("fix flowmap training")
+    validated = curve[:, 7] > 0
+    _, first = np.unique(steps[validated], return_index=True)
+    rows = np.flatnonzero(validated)[first]
+    for column, label, color, dashed in ((7, "A->B flow", "tab:blue", False),
+                                         (8, "A->B identity", "tab:blue", True),
+                                         (9, "B->A flow", "tab:red", False),
+                                         (10, "B->A identity", "tab:red", True)):
+        if np.any(curve[rows, column] > 0):
+            bottom.plot(steps[rows], curve[rows, column], label=label, color=color,
+                        linestyle="--" if dashed else "-", marker="" if dashed else "o",
+                        markersize=3)
+    bottom.set_yscale("log")
+    bottom.set_xlabel("optimizer step")
+    bottom.set_ylabel("validation RESS (held-out frames)")
+    bottom.legend(fontsize="small")
+    fig.tight_layout()
+    path = os.path.join(output, "training.png")
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return [path]
+
+
+def run_report(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory, output = args.dir, args.output or args.dir
+    os.makedirs(output, exist_ok=True)
+    skipped = []
+
+    def attempt(what, function, *a):
+        try:
+            return function(*a)
+        except Skipped as why:
+            skipped.append(f"{what}: {why}")
+            return None
+
+    summaries = {}
+    for name in ("forward", "inverse"):
+        sets = attempt(f"{name} table", read_sets, os.path.join(directory, f"{name}.sets"))
+        if sets is not None:
+            summaries[name] = summarize_direction(sets)
+    if summaries:
+        print_table(args.system, summaries, os.path.join(output, "results.txt"))
+
+    rho_a, rho_b = args.densities or (1.0, 1.0)
+    d = 2
+    weights = {n: attempt(f"{n} weights", lambda n=n: read_weight_sets(directory, n)[0])
+               for n in ("forward", "inverse")}
+    dumps = {n: attempt(f"{n} dump", dump_positions, os.path.join(directory, f"{n}.dump"))
+             for n in ("forward", "inverse")}
+    if dumps["forward"] is not None:
+        d = dumps["forward"][2].shape[2]
+    scale = (rho_a / rho_b) ** (1.0 / d)    # L_B / L_A
+    written = []
+    written += plot_direction(plt, "forward", "A->B", weights["forward"], weights["inverse"],
+                              dumps["forward"], dumps["inverse"], scale, output)
+    written += plot_direction(plt, "inverse", "B->A", weights["inverse"], weights["forward"],
+                              dumps["inverse"], dumps["forward"], 1.0 / scale, output)
+    curve = attempt("training curves", read_columns, os.path.join(directory, "training.curve"),
+                    17)
+    if curve is not None:
+        written += plot_training(plt, curve, output)
+    for path in written:
+        print(f"flowmap_plot report: wrote {path}")
+    for line in skipped:
+        warn(f"skipped {line}")
+    return 1 if skipped else 0
+
+
+def run_ress(args):
+    status = 0
+    print(f"{'file':<40}{'frames':>8}{'RESS':>12}{'+-':>10}{'-log<w>':>12}{'+-':>9}"
+          f"{'RESS identity':>15}")
+    for path in args.files:
+        try:
+            w = read_weights(path)
+        except Skipped as why:
+            warn(str(why))
+            status = 1
+            continue
+        ident = f"{kish_ress(w['log_w_identity']):>15.4e}" if "log_w_identity" in w else ""
+        print(f"{path:<40}{w['log_w'].size:>8}{kish_ress(w['log_w']):>12.4e}"
+              f"{bootstrap(kish_ress, w['log_w'], args.bootstrap):>10.1e}"
+              f"{free_energy(w['log_w']):>12.4f}"
+              f"{bootstrap(free_energy, w['log_w'], args.bootstrap):>9.4f}{ident}")
+    return status
+
+
 
 
 def read_scan_table(path):
@@ -97,8 +593,23 @@ def plot_scan(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="flowmap_plot.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="flowmap_plot.py", description=__doc__.split("\n")[1])
     commands = parser.add_subparsers(dest="command", required=True)
+
+    report = commands.add_parser("report", help="the wca2lj inputs' table and plots")
+    report.add_argument("--dir", default=".", help="folder with the run's outputs (default .)")
+    report.add_argument("--output", help="folder for results.txt and the PNGs (default --dir)")
+    report.add_argument("--system", default="", help="system name for the title (I, II, III)")
+    report.add_argument("--densities", nargs=2, type=float, metavar=("RHO_A", "RHO_B"),
+                        help="source and target densities (default: equal)")
+    report.add_argument("--temperatures", nargs=2, type=float, metavar=("T_A", "T_B"),
+                        help="source and target temperatures (for the record)")
+    report.set_defaults(run=run_report)
+
+    ress = commands.add_parser("ress", help="RESS and free energy from per-frame weight files")
+    ress.add_argument("files", nargs="+", help="files written by compute ress ... file")
+    ress.add_argument("--bootstrap", type=int, default=100, help="resamples (default 100)")
+    ress.set_defaults(run=run_ress)
 
     scan = commands.add_parser("scan", help="heat map of a compute ress state-point scan table")
     scan.add_argument("table", help="table written by compute ress ... scan")
@@ -113,7 +624,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, Skipped) as error:
         print(f"flowmap_plot {args.command}: {error}", file=sys.stderr)
         return 1
 

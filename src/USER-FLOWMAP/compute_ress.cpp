@@ -417,7 +417,13 @@ class FixSource : public ComputeRESS::SampleSource, protected Pointers {
   {
   }
   int parse_keyword(int, char **) override { return 0; }
-  void setup() override { find_fix(); }
+  void setup() override
+  {
+    // A compute defined after frames were mapped starts with the next frame: runs in sets
+    // (a new compute per set) then see only their own frames.
+    find_fix();
+    consumed_ = fix_->weighed_frames().size();
+  }
   void init() override
   {
     find_fix();

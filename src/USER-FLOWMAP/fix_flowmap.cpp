@@ -48,7 +48,7 @@ const char *const kKeywords[] = {
     "checkpoint", "arch", "blocks", "bins", "frequencies", "embedding", "heads", "layers",
     "feedforward", "precision", "batch", "lr", "decay", "kld", "nll", "frames", "pool",
     "holdout", "steps", "validate", "clip", "core", "augment", "seed", "threads", "print",
-    "resume", "mapbatch"};
+    "resume", "mapbatch", "warmup", "average"};
 
 bool is_keyword(const char *word)
 {
@@ -283,6 +283,12 @@ void FixFlowMap::parse(int narg, char **arg)
       s.resume = yes_no(iarg);
     } else if (key == "mapbatch") {
       s.map_batch = positive_int(iarg);
+    } else if (key == "warmup") {
+      training.warmup_steps = static_cast<std::int64_t>(non_negative(iarg));
+    } else if (key == "average") {
+      training.average = non_negative(iarg);
+      if (training.average >= 1.0)
+        error->all(FLERR, "Fix flowmap average must be a decay in [0, 1), got {}", arg[iarg + 1]);
     } else {
       error->all(FLERR, "Unknown fix flowmap keyword {}; see doc/fix_flowmap.rst for the "
                  "keywords", key);
@@ -378,7 +384,11 @@ void FixFlowMap::build()
     }
   }
 
-  torch::set_num_threads(s.threads > 0 ? s.threads : default_threads(world));
+  const int threads = s.threads > 0 ? s.threads : default_threads(world);
+  torch::set_num_threads(threads);
+  // OpenBLAS keeps its own pool (one thread per core): left alone, its threads and LibTorch's
+  // compete for the same cores, which made a training step 2x slower here.
+  flowmap::set_blas_threads(threads);
   if (comm->me == 0) {
     const auto blas = flowmap::check_blas();
     utils::logmesg(lmp, "fix flowmap: {} torch threads per rank; {}\n", torch::get_num_threads(),
@@ -407,18 +417,6 @@ void FixFlowMap::build()
   }
 
   // Model: a read_restart state, a model or checkpoint file, or a new identity flow.
-  std::string checkpoint = restart_bytes_;
-  if (checkpoint.empty() && !s.load.empty()) {
-    FILE *fp = fopen(s.load.c_str(), "rb");
-    if (!fp)
-      error->all(FLERR, "Fix flowmap cannot open model file {}: {}", s.load, utils::getsyserror());
-    fseek(fp, 0, SEEK_END);
-    checkpoint.resize(ftell(fp));
-    fseek(fp, 0, SEEK_SET);
-    if (fread(&checkpoint[0], 1, checkpoint.size(), fp) != checkpoint.size())
-      error->all(FLERR, "Fix flowmap could not read model file {}", s.load);
-    fclose(fp);
-  }
   flowmap::StatePair states;
   states.num_particles = n;
   states.dimension = d;
@@ -426,9 +424,15 @@ void FixFlowMap::build()
   states.target_box = boxes[1];
   states.beta_source = 1.0 / (force->boltz * s.temperature[0]);
   states.beta_target = 1.0 / (force->boltz * s.temperature[1]);
+  const bool from_restart = !restart_bytes_.empty();
+  const bool from_file = !from_restart && !s.load.empty();
+  const std::string origin = from_restart ? "the restart file" : "model file '" + s.load + "'";
+  auto reducer = [this](double *data, std::int64_t count) {
+    MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM,
+                  universe->uworld);
+  };
   try {
-    std::unique_ptr<flowmap::FlowModel> model;
-    if (checkpoint.empty()) {
+    if (!from_restart && !from_file) {
       auto options = flowmap::FlowOptions::preset(s.arch, n, d);
       for (const auto &o : s.arch_overrides) {
         if (o.first == "blocks") options.blocks = o.second;
@@ -449,57 +453,52 @@ void FixFlowMap::build()
       meta.target_temperature = s.temperature[1];
       // Seed the parameters' random initialisation identically on every rank and partition.
       torch::manual_seed(s.session.training.seed);
-      model = std::make_unique<flowmap::FlowModel>(options, meta);
+      session_ = std::make_unique<flowmap::Session>(flowmap::FlowModel(options, meta),
+                                                    *source_bridge_, *target_bridge_, states,
+                                                    s.session, universe->me, universe->nprocs,
+                                                    reducer);
     } else {
-      std::istringstream bytes(checkpoint);
-      torch::serialize::InputArchive archive;
-      archive.load_from(bytes);
-      model = std::make_unique<flowmap::FlowModel>(
-          flowmap::read_model(archive, restart_bytes_.empty() ? s.load : "the restart file"));
-      flowmap::check_model_matches(*model, n, d, boxes[0], boxes[1]);
-      const auto &meta = model->metadata();
+      auto archive = from_restart ? flowmap::load_archive_bytes(restart_bytes_, origin)
+                                  : flowmap::load_archive(s.load);
+      const auto model = flowmap::read_model(archive, origin);
+      flowmap::check_model_matches(model, n, d, boxes[0], boxes[1]);
+      const auto &meta = model.metadata();
+      if (meta.units != update->unit_style)
+        error->all(FLERR, "Fix flowmap: {} holds a model trained in units {}, this simulation "
+                   "uses units {}", origin, meta.units, update->unit_style);
       if ((meta.source_temperature != s.temperature[0] ||
            meta.target_temperature != s.temperature[1]) && comm->me == 0)
         error->warning(FLERR, "Fix flowmap: the model was trained for Tsource = {}, Ttarget = "
                        "{}; weights use the temperatures of this fix ({}, {})",
                        meta.source_temperature, meta.target_temperature, s.temperature[0],
                        s.temperature[1]);
-      session_ = std::make_unique<flowmap::Session>(
-          *model, *source_bridge_, *target_bridge_, states, s.session, universe->me,
-          universe->nprocs, [this](double *data, std::int64_t count) {
-            MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM,
-                          universe->uworld);
-          });
-      if (mode_ == Mode::train && (s.resume || !restart_bytes_.empty())) {
-        std::istringstream again(checkpoint);
-        torch::serialize::InputArchive archive2;
-        archive2.load_from(again);
-        resumed_ = session_->read_training_state(archive2);
+      session_ = std::make_unique<flowmap::Session>(model, *source_bridge_, *target_bridge_,
+                                                    states, s.session, universe->me,
+                                                    universe->nprocs, reducer);
+      if (mode_ == Mode::train && (s.resume || from_restart)) {
+        resumed_ = session_->read_training_state(archive);
         torch::Tensor fix_state;
-        if (resumed_ && archive2.try_read("fix_state", fix_state)) {
+        if (resumed_ && archive.try_read("fix_state", fix_state)) {
           steps_due_ = fix_state[0].item<double>();
           frames_collected_ = static_cast<std::int64_t>(fix_state[1].item<double>());
         }
       }
     }
-    if (!session_)
-      session_ = std::make_unique<flowmap::Session>(
-          *model, *source_bridge_, *target_bridge_, states, s.session, universe->me,
-          universe->nprocs, [this](double *data, std::int64_t count) {
-            MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM,
-                          universe->uworld);
-          });
     if (comm->me == 0)
       utils::logmesg(lmp, "fix flowmap: {} flow, {} ({} -> {} particles in {}D){}\n",
-                     checkpoint.empty() ? "new identity" : "loaded",
+                     from_restart || from_file ? "loaded" : "new identity",
                      session_->model().options().describe(), n, n, d,
                      resumed_ ? fmt::format(", training resumed at step {}",
-                                           session_->trainer().steps())
-                             : "");
+                                            session_->trainer().steps())
+                              : "");
   } catch (flowmap::ModelFileError &err) {
     error->all(FLERR, "Fix flowmap: {}", err.what());
   } catch (std::invalid_argument &err) {
     error->all(FLERR, "Fix flowmap: {}", err.what());
+  } catch (std::exception &err) {
+    // LibTorch's own errors from a damaged training state.
+    error->all(FLERR, "Fix flowmap could not read {}: {}", origin,
+               utils::split_lines(err.what()).front());
   }
   restart_bytes_.clear();
   // A resumed session already holds the frames it was trained on.
@@ -541,17 +540,33 @@ void FixFlowMap::load_frames()
   const std::int64_t count = positions.size() / (n * d);
   if (count == 0) error->all(FLERR, "Fix flowmap: the frames files hold no frames");
   std::vector<double> energies(count);
-  bridge.evaluate_distributed(world, positions.data(), count, box.data(), energies.data(),
-                              nullptr, false);
+  try {
+    bridge.evaluate_distributed(world, positions.data(), count, box.data(), energies.data(),
+                                nullptr, false);
+  } catch (FlowMapBridgeError &err) {
+    error->all(FLERR, "Fix flowmap could not evaluate the frames of {}: {}",
+               fmt::join(s.frame_files, " "), err.what());
+  }
   for (std::int64_t f = 0; f < count; ++f)
     session_->add_frame(ensemble, &positions[f * n * d], energies[f]);
   if (comm->me == 0)
     utils::logmesg(lmp, "fix flowmap: {} {} frames read from {} file(s)\n", count,
                    s.forward ? "target" : "source", s.frame_files.size());
+  // These frames are all this loss term will ever get: too few and training would wait
+  // forever for its pool.
+  const auto needed = session_->options().min_pool;
+  const auto weight = s.forward ? s.session.training.weight_nll : s.session.training.weight_kld;
+  if (weight > 0.0 && session_->pool(ensemble).size() < needed)
+    error->all(FLERR, "Fix flowmap: the frames files hold {} frames; the hold-out set takes "
+               "the first {} and training needs {} more (keywords holdout and batch)", count,
+               session_->holdout(ensemble).size(), needed);
 }
 
 void FixFlowMap::setup(int)
 {
+  // In map mode the frame a run starts from is mapped too, so that a dump on that step shows
+  // its image rather than nothing.
+  if (mode_ == Mode::map && update->ntimestep % nevery == 0) take_frame();
   left_fix_ = std::chrono::steady_clock::now();
   timing_ = true;
 }
@@ -561,20 +576,34 @@ double FixFlowMap::own_energy(const std::vector<double> &frame)
   const auto &states = session_->states();
   double energy = 0.0;
   auto &bridge = settings_->forward ? *source_bridge_ : *target_bridge_;
-  bridge.evaluate(frame.data(), 1,
-                  (settings_->forward ? states.source_box : states.target_box).data(), &energy,
-                  nullptr, false);
+  try {
+    bridge.evaluate(frame.data(), 1,
+                    (settings_->forward ? states.source_box : states.target_box).data(),
+                    &energy, nullptr, false);
+  } catch (FlowMapBridgeError &err) {
+    error->one(FLERR, "Fix flowmap could not evaluate the frame of step {}: {}",
+               update->ntimestep, err.what());
+  }
   return energy;
 }
 
 void FixFlowMap::end_of_step()
 {
   if (timing_) time_md_ += seconds_since(left_fix_);
+  take_frame();
+  left_fix_ = std::chrono::steady_clock::now();
+  timing_ = true;
+}
+
+void FixFlowMap::take_frame()
+{
+  // A step is taken once: rerun calls setup() and end_of_step() on the same frame, and a run
+  // starts on the step the previous one ended on.
+  if (update->ntimestep == last_frame_step_) return;
+  last_frame_step_ = update->ntimestep;
   const auto &frame = frame_->gather();
   if (mode_ == Mode::train) collect(frame);
   else buffer_frame(frame);
-  left_fix_ = std::chrono::steady_clock::now();
-  timing_ = true;
 }
 
 void FixFlowMap::collect(const std::vector<double> &frame)
@@ -619,7 +648,8 @@ void FixFlowMap::train_due_steps()
     try {
       report = session_->train_step();
     } catch (std::exception &err) {
-      error->all(FLERR, "Fix flowmap training step failed: {}", err.what());
+      // One rank's failure: the others may be waiting in the gradient reduction.
+      error->one(FLERR, "Fix flowmap training step failed: {}", err.what());
     }
     time_energy_ += report.time_energy;
     time_network_ += report.time_network;
@@ -640,7 +670,12 @@ void FixFlowMap::train_due_steps()
 void FixFlowMap::validate()
 {
   const auto start = std::chrono::steady_clock::now();
-  const auto report = session_->validate();
+  flowmap::ValidationReport report;
+  try {
+    report = session_->validate();
+  } catch (std::exception &err) {
+    error->one(FLERR, "Fix flowmap validation failed: {}", err.what());
+  }
   ress_[0] = report.ress_forward;
   ress_[1] = report.ress_forward_identity;
   ress_[2] = report.ress_inverse;
@@ -710,31 +745,70 @@ void FixFlowMap::map_buffered()
   auto &bridge_from = forward ? *source_bridge_ : *target_bridge_;
   auto &bridge_to = forward ? *target_bridge_ : *source_bridge_;
 
-  std::vector<double> energy_from(count);
-  bridge_from.evaluate(map_buffer_.data(), count, box_from.data(), energy_from.data(), nullptr,
-                       false);
-  const auto positions =
-      torch::from_blob(map_buffer_.data(), {count, n, d}, torch::kFloat64).clone();
-  flowmap::WeighedFrames flow, identity;
-  try {
-    flow = flowmap::map_and_weigh(&session_->model(), direction, states, positions, energy_from,
-                                  bridge_to);
-    identity = flowmap::map_and_weigh(nullptr, direction, states, positions, energy_from,
-                                      bridge_to);
-  } catch (std::exception &err) {
-    error->all(FLERR, "Fix flowmap could not map the frames of steps {} to {}: {}",
-               map_steps_.front(), map_steps_.back(), err.what());
+  // Every rank holds every buffered frame; each maps and weighs a contiguous share and the
+  // results are gathered, so mapping scales with the ranks like training does.
+  const std::int64_t first = count * comm->me / comm->nprocs;
+  const std::int64_t mine = count * (comm->me + 1) / comm->nprocs - first;
+  constexpr int kValues = 5;    // energy_from, flow energy_to and log w, identity ones
+  std::vector<double> local(mine * kValues);
+  torch::Tensor mapped_last;
+  std::string failure;
+  if (mine > 0) {
+    try {
+      const double *x = map_buffer_.data() + first * n * d;
+      std::vector<double> energy_from(mine);
+      bridge_from.evaluate(x, mine, box_from.data(), energy_from.data(), nullptr, false);
+      const auto positions =
+          torch::from_blob(const_cast<double *>(x), {mine, n, d}, torch::kFloat64).clone();
+      const auto flow = flowmap::map_and_weigh(&session_->model(), direction, states, positions,
+                                               energy_from, bridge_to);
+      const auto identity =
+          flowmap::map_and_weigh(nullptr, direction, states, positions, energy_from, bridge_to);
+      for (std::int64_t f = 0; f < mine; ++f) {
+        double *v = &local[f * kValues];
+        v[0] = energy_from[f];
+        v[1] = flow.energy_to[f];
+        v[2] = flow.log_weight[f];
+        v[3] = identity.energy_to[f];
+        v[4] = identity.log_weight[f];
+      }
+      if (first + mine == count) mapped_last = flow.positions[mine - 1].contiguous();
+    } catch (std::exception &err) {
+      failure = err.what();
+    }
   }
-  for (std::int64_t f = 0; f < count; ++f)
-    weighed_.push_back({map_steps_[f], energy_from[f], flow.energy_to[f], flow.log_weight[f],
-                        identity.energy_to[f], identity.log_weight[f]});
+  int failed = failure.empty() ? 0 : 1;
+  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, world);
+  if (failed) {
+    if (!failure.empty())
+      error->one(FLERR, "Fix flowmap could not map the frames of steps {} to {}: {}",
+                 map_steps_.front(), map_steps_.back(), failure);
+    error->all(FLERR, "Fix flowmap could not map the frames of steps {} to {} (see the error "
+               "of another rank)", map_steps_.front(), map_steps_.back());
+  }
+
+  std::vector<int> counts(comm->nprocs), offsets(comm->nprocs);
+  for (int r = 0; r < comm->nprocs; ++r) {
+    const std::int64_t lo = count * r / comm->nprocs, hi = count * (r + 1) / comm->nprocs;
+    counts[r] = static_cast<int>((hi - lo) * kValues);
+    offsets[r] = static_cast<int>(lo * kValues);
+  }
+  std::vector<double> all(count * kValues);
+  MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, all.data(),
+                 counts.data(), offsets.data(), MPI_DOUBLE, world);
+  for (std::int64_t f = 0; f < count; ++f) {
+    const double *v = &all[f * kValues];
+    weighed_.push_back({map_steps_[f], v[0], v[1], v[2], v[3], v[4]});
+  }
 
   // The per-atom output holds the last frame (the current one when a batch completes), wrapped
-  // into the other box: the simulation box scaled about the coordinate origin.
-  const auto last = flow.positions[count - 1].contiguous();
-  const double *y = last.data_ptr<double>();
+  // into the other box: the simulation box scaled about the coordinate origin. The last rank
+  // mapped it.
+  std::vector<double> last(static_cast<std::size_t>(n) * d);
+  if (mapped_last.defined()) std::copy_n(mapped_last.data_ptr<double>(), n * d, last.begin());
+  MPI_Bcast(last.data(), n * d, MPI_DOUBLE, comm->nprocs - 1, world);
   for (int i = 0; i < atom->nlocal; ++i) {
-    const double *yi = y + static_cast<std::size_t>(atom->tag[i] - 1) * d;
+    const double *yi = &last[static_cast<std::size_t>(atom->tag[i] - 1) * d];
     for (int k = 0; k < 3; ++k) {
       if (k >= d) {
         mapped_[i][k] = atom->x[i][k];
@@ -769,9 +843,12 @@ void FixFlowMap::post_run()
 
 // The session's checkpoint plus the fix's own counters, so that a resumed run takes its
 // optimizer steps at the same frames as an uninterrupted one.
-void FixFlowMap::write_checkpoint(torch::serialize::OutputArchive &archive) const
+void FixFlowMap::write_checkpoint(torch::serialize::OutputArchive &archive)
 {
+  // The checkpoint holds the live parameters and their average separately.
+  if (averaged_in_) session_->trainer().swap_average();
   session_->write_checkpoint(archive);
+  if (averaged_in_) session_->trainer().swap_average();
   archive.write("fix_state", torch::tensor({steps_due_, static_cast<double>(frames_collected_)},
                                            torch::kFloat64));
 }
@@ -784,7 +861,13 @@ void FixFlowMap::save()
   std::string failure;
   if (universe->me == 0) {
     try {
-      if (!s.save.empty()) flowmap::save_model(session_->model(), s.save);
+      if (!s.save.empty()) {
+        // The model file holds what validation measured: the averaged parameters.
+        std::unique_ptr<flowmap::AveragedParameters> averaged;
+        if (!averaged_in_) averaged = std::make_unique<flowmap::AveragedParameters>(
+            session_->trainer());
+        flowmap::save_model(session_->model(), s.save);
+      }
       if (!s.checkpoint_file.empty()) {
         torch::serialize::OutputArchive archive;
         write_checkpoint(archive);
@@ -839,6 +922,11 @@ int FixFlowMap::modify_param(int narg, char **arg)
   else if (strcmp(arg[1], "map") == 0) mode_ = Mode::map;
   else error->all(FLERR, "fix_modify mode must be train or map, got {}", arg[1]);
   peratom_freq = mode_ == Mode::map ? nevery * settings_->map_batch : nevery;
+  // A flow trained by this fix maps with its averaged parameters, as it was validated.
+  if (session_ && averaged_in_ != (mode_ == Mode::map)) {
+    session_->trainer().swap_average();
+    averaged_in_ = !averaged_in_;
+  }
   if (mode_ == Mode::map && !session_ && settings_->load.empty())
     error->all(FLERR, "fix_modify mode map needs a trained model: train first or use keyword load");
   return 2;

@@ -75,15 +75,15 @@ class FixFlowMap : public Fix {
 
   void parse(int narg, char **arg);
   void build();
-  void build_session(const std::string &checkpoint_bytes);
   void load_frames();
+  void take_frame();
   void collect(const std::vector<double> &frame);
   void train_due_steps();
   void buffer_frame(const std::vector<double> &frame);
   void map_buffered();
   void validate();
   void save();
-  void write_checkpoint(torch::serialize::OutputArchive &archive) const;
+  void write_checkpoint(torch::serialize::OutputArchive &archive);
   void check_decorrelation();
   void log_progress();
   double own_energy(const std::vector<double> &frame);
@@ -92,6 +92,7 @@ class FixFlowMap : public Fix {
   Mode mode_;
   bool built_ = false;
   bool resumed_ = false;    // training state restored from a restart or checkpoint
+  bool averaged_in_ = false;    // the model holds the averaged parameters (mapping after training)
   std::string restart_bytes_;    // a read_restart state, applied when the session is built
 
   std::unique_ptr<FlowMapFrame> frame_;
@@ -110,6 +111,7 @@ class FixFlowMap : public Fix {
   std::chrono::steady_clock::time_point left_fix_;
   bool timing_ = false;
 
+  bigint last_frame_step_ = -1;
   std::vector<double> map_buffer_;    // frames waiting to be mapped in one batch
   std::vector<bigint> map_steps_;
   std::vector<FlowMapWeighedFrame> weighed_;

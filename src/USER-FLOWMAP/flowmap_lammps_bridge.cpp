@@ -210,12 +210,16 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
   if (!pair)
     throw FlowMapBridgeError("pair commands " + all_pair_commands + " define no pair style");
 
+  // single() of a many-body style (eam, for one) is not its share of the energy, so only
+  // pairwise styles are summed pair by pair.
+  const bool pairwise = pair->single_enable && !pair->manybody_flag;
   if (core_radius_ > 0.0) {
-    if (!pair->single_enable)
+    if (!pairwise)
       throw FlowMapBridgeError(std::string("energy bridge: pair style ") +
                                lmp_->force->pair_style +
-                               " has no single() (for hybrid: one of its sub-styles), which "
-                               "the regularisation (core_radius > 0) needs");
+                               (pair->manybody_flag ? " is many-body" : " has no single()") +
+                               " (for hybrid: one of its sub-styles); the regularisation "
+                               "(core_radius > 0) needs a pairwise style with single()");
     const double rc2 = core_radius_ * core_radius_;
     for (int i = 1; i <= setup.ntypes; ++i)
       for (int j = i; j <= setup.ntypes; ++j)
@@ -226,7 +230,7 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
                                    std::to_string(i) + " " + std::to_string(j));
   }
 
-  direct_capable_ = setup.direct_sum && pair->single_enable && natoms_ <= kDirectSumMaxAtoms;
+  direct_capable_ = setup.direct_sum && pairwise && natoms_ <= kDirectSumMaxAtoms;
   box_.assign(3, 1.0);
   set_box(setup.box_lengths.data());
 }

@@ -320,22 +320,12 @@ void save_archive(OutputArchive &archive, const std::string &path, const std::st
   }
 }
 
-void save_model(const FlowModel &model, const std::string &path)
-{
-  OutputArchive archive;
-  write_model(archive, model);
-  save_archive(archive, path, "model file");
-}
+namespace {
 
-FlowModel load_model(const std::string &path)
+template <typename Load> void read_archive(Load load, const std::string &origin)
 {
-  std::FILE *file = std::fopen(path.c_str(), "rb");
-  if (!file) throw ModelFileError("cannot open model file '" + path + "': " + system_error(errno));
-  std::fclose(file);
-  const std::string origin = "model file '" + path + "'";
-  InputArchive archive;
   try {
-    archive.load_from(path);
+    load();
   } catch (const c10::Error &e) {
     throw ModelFileError(origin + ": not a readable model archive (truncated, corrupt or not " +
                          "a LibTorch archive): " + first_line(e.what_without_backtrace()));
@@ -344,7 +334,39 @@ FlowModel load_model(const std::string &path)
     throw ModelFileError(origin + ": not a readable model archive (truncated, corrupt or not " +
                          "a LibTorch archive): " + first_line(e.what()));
   }
-  return read_model(archive, origin);
+}
+
+}    // namespace
+
+void save_model(const FlowModel &model, const std::string &path)
+{
+  OutputArchive archive;
+  write_model(archive, model);
+  save_archive(archive, path, "model file");
+}
+
+InputArchive load_archive(const std::string &path)
+{
+  std::FILE *file = std::fopen(path.c_str(), "rb");
+  if (!file) throw ModelFileError("cannot open model file '" + path + "': " + system_error(errno));
+  std::fclose(file);
+  InputArchive archive;
+  read_archive([&] { archive.load_from(path); }, "model file '" + path + "'");
+  return archive;
+}
+
+InputArchive load_archive_bytes(const std::string &bytes, const std::string &origin)
+{
+  std::istringstream stream(bytes);
+  InputArchive archive;
+  read_archive([&] { archive.load_from(stream); }, origin);
+  return archive;
+}
+
+FlowModel load_model(const std::string &path)
+{
+  auto archive = load_archive(path);
+  return read_model(archive, "model file '" + path + "'");
 }
 
 void check_model_matches(const FlowModel &model, std::int64_t num_particles,

@@ -45,6 +45,12 @@ void save_archive(torch::serialize::OutputArchive &archive, const std::string &p
 // ModelFileError: missing or unreadable file, not a model archive, corrupt or incomplete
 // contents, a format version this build does not read.
 FlowModel load_model(const std::string &path);
+// The archive of a model or checkpoint file (or of its bytes, e.g. from a restart file; origin
+// names them in messages), with load_model's refusals, for reading the model and any
+// training state from it.
+torch::serialize::InputArchive load_archive(const std::string &path);
+torch::serialize::InputArchive load_archive_bytes(const std::string &bytes,
+                                                  const std::string &origin);
 
 // ModelFileError naming the first mismatch between what the model was trained for and the
 // system at hand, e.g. "model was trained for N = 32 particles, this system has 64". Box

@@ -51,8 +51,11 @@ const FramePool *Session::ready_pool(Ensemble e, double weight) const
 
 bool Session::can_train() const
 {
-  return ready_pool(Ensemble::source, options_.training.weight_kld) ||
-      ready_pool(Ensemble::target, options_.training.weight_nll);
+  // Every weighted term must be ready: steps on one term alone while the other's pool fills
+  // (the first frames of a run go to the hold-out set) would train a different loss.
+  const bool kld = options_.training.weight_kld <= 0.0 || ready_pool(Ensemble::source, 1.0);
+  const bool nll = options_.training.weight_nll <= 0.0 || ready_pool(Ensemble::target, 1.0);
+  return kld && nll;
 }
 
 StepReport Session::train_step()
@@ -68,9 +71,13 @@ ValidationReport Session::validate()
   return trainer_->validate(holdouts_[0].get(), holdouts_[1].get());
 }
 
-void Session::write_checkpoint(torch::serialize::OutputArchive &archive) const
+void Session::write_checkpoint(torch::serialize::OutputArchive &archive)
 {
-  write_model(archive, model_);
+  {
+    // A checkpoint is also a model file: loaded as one it maps with what validation measured.
+    AveragedParameters averaged(*trainer_);
+    write_model(archive, model_);
+  }
   torch::serialize::OutputArchive training;
   trainer_->write(training);
   for (int e = 0; e < 2; ++e) {

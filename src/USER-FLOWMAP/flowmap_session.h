@@ -37,20 +37,22 @@ class Session {
   // A frame of the given ensemble with its energy in that ensemble's own Hamiltonian.
   void add_frame(Ensemble ensemble, const double *positions, double energy);
 
-  // Whether a loss term with non-zero weight has a pool of at least min_pool frames.
+  // Whether every loss term with non-zero weight has a pool of at least min_pool frames.
   bool can_train() const;
   StepReport train_step();
   ValidationReport validate();
 
   FlowModel &model() { return model_; }
   const Trainer &trainer() const { return *trainer_; }
+  Trainer &trainer() { return *trainer_; }
   const FramePool &pool(Ensemble e) const { return *pools_[index(e)]; }
   const FramePool &holdout(Ensemble e) const { return *holdouts_[index(e)]; }
   const StatePair &states() const { return states_; }
   const SessionOptions &options() const { return options_; }
 
-  // Checkpoint: the model (as in a model file) plus trainer state, pools and hold-outs.
-  void write_checkpoint(torch::serialize::OutputArchive &archive) const;
+  // Checkpoint: the model (as in a model file, with averaged parameters when averaging) plus
+  // trainer state, pools and hold-outs.
+  void write_checkpoint(torch::serialize::OutputArchive &archive);
   // Restores what write_checkpoint() stored beside the model; the model itself is read with
   // read_model() before the session is built. False if the archive holds a model only.
   bool read_training_state(torch::serialize::InputArchive &archive);

@@ -11,6 +11,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -43,7 +44,11 @@ Trainer::Trainer(FlowModel &model, EnergyModel &source_energy, EnergyModel &targ
   if (options_.learning_rate <= 0.0) throw std::invalid_argument("learning rate must be > 0");
   if (nranks_ < 1 || rank_ < 0 || rank_ >= nranks_)
     throw std::invalid_argument("rank must lie in [0, nranks)");
+  if (options_.average < 0.0 || options_.average >= 1.0)
+    throw std::invalid_argument("parameter averaging decay must lie in [0, 1)");
   parameters_ = model_.flow()->parameters();
+  if (options_.average > 0.0)
+    for (const auto &p : parameters_) averaged_.push_back(p.detach().clone());
   optimizer_ = std::make_unique<torch::optim::Adam>(
       parameters_, torch::optim::AdamOptions(options_.learning_rate));
   // Rotations are symmetries of both ensembles only if both boxes are cubic; reflections
@@ -179,6 +184,15 @@ StepReport Trainer::step(const FramePool *source_frames, const FramePool *target
     static_cast<torch::optim::AdamOptions &>(group.options()).lr(report.learning_rate);
   optimizer_->step();
   ++steps_;
+  if (averaging()) {
+    // The decay ramps up over the first steps (as TensorFlow's ExponentialMovingAverage with
+    // num_updates), so the average does not drag the identity start along for 1/(1-decay)
+    // steps.
+    const double decay = std::min(options_.average, (1.0 + steps_) / (10.0 + steps_));
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < parameters_.size(); ++i)
+      averaged_[i].mul_(decay).add_(parameters_[i].detach(), 1.0 - decay);
+  }
   report.time_network += seconds_since(start);
   return report;
 }
@@ -205,9 +219,20 @@ std::vector<double> Trainer::distributed_log_weights(const FramePool &pool, Dire
                              log_weights.data_ptr<double>() + total);
 }
 
+void Trainer::swap_average()
+{
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < averaged_.size(); ++i) {
+    auto live = parameters_[i].detach().clone();
+    parameters_[i].detach().copy_(averaged_[i]);
+    averaged_[i].copy_(live);
+  }
+}
+
 ValidationReport Trainer::validate(const FramePool *source_holdout,
                                    const FramePool *target_holdout)
 {
+  AveragedParameters averaged(*this);
   ValidationReport report;
   if (source_holdout && !source_holdout->empty()) {
     report.frames_forward = source_holdout->size();
@@ -233,6 +258,12 @@ void Trainer::write(torch::serialize::OutputArchive &archive) const
   archive.write("optimizer", optimizer);
   archive.write("generator", generator_.get_state());
   archive.write("counters", torch::tensor({steps_, skipped_}, torch::kInt64));
+  // With averaging the model beside this state holds the average (what was validated), so the
+  // live parameters are kept here.
+  for (std::size_t i = 0; i < averaged_.size(); ++i) {
+    archive.write("averaged" + std::to_string(i), averaged_[i]);
+    archive.write("live" + std::to_string(i), parameters_[i].detach());
+  }
 }
 
 void Trainer::read(torch::serialize::InputArchive &archive)
@@ -246,6 +277,18 @@ void Trainer::read(torch::serialize::InputArchive &archive)
   archive.read("counters", counters);
   steps_ = counters[0].item<std::int64_t>();
   skipped_ = counters[1].item<std::int64_t>();
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < averaged_.size(); ++i) {
+    torch::Tensor average, live;
+    // A state saved without averaging starts the average at the current parameters.
+    if (archive.try_read("averaged" + std::to_string(i), average) &&
+        archive.try_read("live" + std::to_string(i), live)) {
+      averaged_[i].copy_(average);
+      parameters_[i].detach().copy_(live);
+    } else {
+      averaged_[i].copy_(parameters_[i].detach());
+    }
+  }
 }
 
 }    // namespace flowmap

@@ -40,6 +40,10 @@ struct TrainingOptions {
   double weight_kld = 1.0;
   double weight_nll = 1.0;           // used only when target frames are supplied
   double clip_norm = 10.0;           // on the total gradient norm (0: no clipping)
+  // Decay of an exponential moving average of the parameters (0: none). The iterates of a
+  // noisy stochastic optimisation scatter around the optimum; their running average sits
+  // closer to it, and gives the validation, the saved model and the mapping.
+  double average = 0.0;
   bool augment = true;               // random reference particle and box symmetry
   std::uint64_t seed = 12345;
 };
@@ -78,12 +82,19 @@ class Trainer {
   // RESS of the flow and of the identity baseline on held-out frames, true energies.
   ValidationReport validate(const FramePool *source_holdout, const FramePool *target_holdout);
 
+  // Exchanges the live parameters with their running average (nothing without averaging);
+  // called in pairs, see AveragedParameters.
+  void swap_average();
+  bool averaging() const { return !averaged_.empty(); }
+
   std::int64_t steps() const { return steps_; }
   std::int64_t skipped() const { return skipped_; }
   double learning_rate() const;
   const TrainingOptions &options() const { return options_; }
 
-  // Optimizer moments, generator state and counters (the model is saved separately).
+  // Optimizer moments, generator state, counters and, with averaging, both the live and the
+  // averaged parameters. The model is saved separately (with the averaged parameters, see
+  // Session::write_checkpoint); read() restores the live ones into it.
   void write(torch::serialize::OutputArchive &archive) const;
   void read(torch::serialize::InputArchive &archive);
 
@@ -106,11 +117,25 @@ class Trainer {
   int rank_, nranks_;
   Reducer reducer_;
   std::vector<torch::Tensor> parameters_;
+  std::vector<torch::Tensor> averaged_;    // running average of parameters_, if averaging
   std::unique_ptr<torch::optim::Adam> optimizer_;
   torch::Tensor symmetries_;         // [G, d, d] float64
   torch::Generator generator_;
   std::int64_t steps_ = 0;
   std::int64_t skipped_ = 0;
+};
+
+// The model holds the averaged parameters while this is alive (for validation, saving,
+// mapping); the live ones are back afterwards.
+class AveragedParameters {
+ public:
+  explicit AveragedParameters(Trainer &trainer) : trainer_(trainer) { trainer_.swap_average(); }
+  ~AveragedParameters() { trainer_.swap_average(); }
+  AveragedParameters(const AveragedParameters &) = delete;
+  AveragedParameters &operator=(const AveragedParameters &) = delete;
+
+ private:
+  Trainer &trainer_;
 };
 
 }    // namespace flowmap

@@ -303,3 +303,93 @@ TEST(Trainer, DataParallelEqualsSerial)
     EXPECT_LT((flat_parameters(models[r]) - reference).abs().max().item<double>(), 1e-10);
   }
 }
+
+TEST(Trainer, ParameterAverageFollowsItsFormula)
+{
+  ToySystem toy;
+  FramePool pool(200, toy.n, toy.d);
+  toy.fill(pool, 200, 1);
+  auto model = toy.model(torch::kFloat64);
+  auto options = small_batches();
+  options.average = 0.5;
+  Trainer trainer(model, toy.ideal_gas, toy.soft, toy.states(), options);
+  ASSERT_TRUE(trainer.averaging());
+  const auto p0 = flat_parameters(model);
+  trainer.step(&pool, nullptr);
+  const auto p1 = flat_parameters(model);
+  trainer.step(&pool, nullptr);
+  const auto p2 = flat_parameters(model);
+  // decay min(0.5, (1 + t) / (10 + t)) after step t: 2/11, then 3/12
+  const double d1 = 2.0 / 11.0, d2 = 3.0 / 12.0;
+  const auto expected = d2 * (d1 * p0 + (1 - d1) * p1) + (1 - d2) * p2;
+  {
+    AveragedParameters averaged(trainer);
+    EXPECT_LT((flat_parameters(model) - expected).abs().max().item<double>(), 1e-14);
+  }
+  EXPECT_TRUE(torch::equal(flat_parameters(model), p2)) << "live parameters are back";
+  EXPECT_GT((p2 - expected).abs().max().item<double>(), 1e-6) << "the test must tell them apart";
+}
+
+TEST(Trainer, ValidationMeasuresTheAveragedParameters)
+{
+  ToySystem toy;
+  FramePool pool(300, toy.n, toy.d), holdout(200, toy.n, toy.d);
+  toy.fill(pool, 300, 1);
+  toy.fill(holdout, 200, 2);
+  auto model = toy.model(torch::kFloat64);
+  auto options = small_batches();
+  options.average = 0.9;
+  Trainer averaging(model, toy.ideal_gas, toy.soft, toy.states(), options);
+  for (int s = 0; s < 6; ++s) averaging.step(&pool, nullptr);
+  const auto reported = averaging.validate(&holdout, nullptr).ress_forward;
+  double of_average = 0.0, of_live = 0.0;
+  {
+    Trainer plain(model, toy.ideal_gas, toy.soft, toy.states(), small_batches());
+    of_live = plain.validate(&holdout, nullptr).ress_forward;
+    AveragedParameters averaged(averaging);
+    of_average = plain.validate(&holdout, nullptr).ress_forward;
+  }
+  EXPECT_DOUBLE_EQ(reported, of_average);
+  EXPECT_NE(of_average, of_live);
+}
+
+TEST(Trainer, ResumingWithAveragingEqualsUninterruptedTraining)
+{
+  ToySystem toy;
+  FramePool pool(300, toy.n, toy.d);
+  toy.fill(pool, 300, 1);
+  auto options = small_batches();
+  options.average = 0.8;
+
+  auto uninterrupted = toy.model();
+  Trainer t1(uninterrupted, toy.ideal_gas, toy.soft, toy.states(), options);
+  for (int s = 0; s < 8; ++s) t1.step(&pool, nullptr);
+
+  auto first = toy.model();
+  Trainer t2(first, toy.ideal_gas, toy.soft, toy.states(), options);
+  for (int s = 0; s < 4; ++s) t2.step(&pool, nullptr);
+  std::stringstream params, state;
+  {
+    torch::serialize::OutputArchive a, b;
+    first.flow()->save(a);
+    t2.write(b);
+    a.save_to(params);
+    b.save_to(state);
+  }
+  auto second = toy.model(torch::kFloat32, 1234);
+  {
+    torch::serialize::InputArchive a;
+    a.load_from(params);
+    second.flow()->load(a);
+  }
+  Trainer t3(second, toy.ideal_gas, toy.soft, toy.states(), options);
+  {
+    torch::serialize::InputArchive b;
+    b.load_from(state);
+    t3.read(b);
+  }
+  for (int s = 0; s < 4; ++s) t3.step(&pool, nullptr);
+  EXPECT_TRUE(torch::equal(flat_parameters(uninterrupted), flat_parameters(second)));
+  AveragedParameters a1(t1), a3(t3);
+  EXPECT_TRUE(torch::equal(flat_parameters(uninterrupted), flat_parameters(second)));
+}

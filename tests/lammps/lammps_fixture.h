@@ -68,7 +68,9 @@ class LammpsRunner {
     command(std::string("plugin load ") + FLOWMAP_PLUGIN);
     if (!lmp_->modify->fix_map->count("flowmap") || !lmp_->modify->compute_map->count("ress"))
       throw std::runtime_error(std::string("plugin load did not register fix flowmap and "
-                                           "compute ress from ") + FLOWMAP_PLUGIN);
+                                           "compute ress from ") + FLOWMAP_PLUGIN +
+                               " (up to at least LAMMPS 29Sep2021 the plugin list is global: "
+                               "only one live instance at a time can load a plugin)");
   }
 
   double equal_variable(const std::string &name)

@@ -12,6 +12,7 @@
 
 #include "modify.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -151,6 +152,10 @@ class FixFlowMapErrors : public flowmap_test::LammpsTest {
  protected:
   void SetUp() override
   {
+    // Made before this test's instance loads the plugin: LAMMPS 29Sep2021 keeps one plugin
+    // list for the whole process, so a second live instance cannot load it too.
+    Frames::get();
+    trained_model();
     LammpsTest::SetUp();
     commands(system_lines());
     commands(kWcaLines);
@@ -213,10 +218,26 @@ TEST_F(FixFlowMapErrors, SystemChecksAtInit)
   EXPECT_THAT(error("run 0"), HasSubstr("cannot write its model file /nonexistent-folder/"));
   command("unfix f");
   command(fix_flowmap("f", 10, "mode map load missing.flow"));
-  EXPECT_THAT(error("run 0"), HasSubstr("cannot open model file missing.flow"));
+  EXPECT_THAT(error("run 0"), HasSubstr("cannot open model file 'missing.flow'"));
   command("unfix f");
   command(fix_flowmap("f", 10, "arch tiny density 0.7 sourcedensity 0.8"));
   EXPECT_THAT(error("run 0"), HasSubstr("sourcedensity 0.8 differs from the simulated source"));
+}
+
+TEST_F(FixFlowMapErrors, TooFewFramesForTheHoldOutAndABatch)
+{
+  const auto &frames = Frames::get();
+  command(fix_flowmap("f", 10, "arch tiny holdout 110 batch 16 frames " + frames.target));
+  EXPECT_THAT(error("run 0"), HasSubstr("the frames files hold 120 frames; the hold-out set "
+                                        "takes the first 110 and training needs 16 more"));
+}
+
+TEST_F(FixFlowMapErrors, CorruptModelFileIsRefused)
+{
+  if (world_rank() == 0) std::ofstream("garbage.flow") << "not a model file\n";
+  MPI_Barrier(MPI_COMM_WORLD);
+  command(fix_flowmap("f", 10, "mode map load garbage.flow"));
+  EXPECT_THAT(error("run 0"), HasSubstr("model file 'garbage.flow': not a readable model archive"));
 }
 
 TEST_F(FixFlowMapErrors, NonPeriodicBox)
@@ -429,6 +450,40 @@ TEST(FixFlowMap, ComputeRessReportsTheRessOfItsWeights)
   EXPECT_NEAR(r.equal_variable("identity"), flowmap::kish_ress(identity), 1e-9);
   EXPECT_NEAR(r.equal_variable("ratio"), flowmap::kish_ress(flow) / flowmap::kish_ress(identity),
               1e-8);
+}
+
+TEST(FixFlowMap, ComputeDefinedLaterSeesOnlyTheFramesMappedAfterIt)
+{
+  // Sets of frames in one run (a new compute per set, as in the wca2lj inputs): the second
+  // compute's frames are exactly the second rerun's, the first compute's are all of them.
+  const auto &frames = Frames::get();
+  LammpsRunner r;
+  r.load_plugin();
+  r.commands(system_lines());
+  r.commands(kWcaLines);
+  r.commands({fix_flowmap("map", 20, "mode map load " + trained_model() + " mapbatch 4"),
+              "compute all_sets all ress fix map file all_sets.dat bootstrap 0",
+              "thermo_style custom step c_all_sets[3]", "thermo 20",
+              "rerun " + frames.source + " last 1180 dump x y",
+              "compute second all ress fix map file second.dat bootstrap 0",
+              "thermo_style custom step c_all_sets[3] c_second[3]",
+              "rerun " + frames.source + " first 1200 dump x y",
+              "variable all equal c_all_sets[3]", "variable second equal c_second[3]"});
+  EXPECT_EQ(r.equal_variable("all"), 120.0);
+  EXPECT_EQ(r.equal_variable("second"), 60.0);
+  if (world_rank() != 0) return;
+  auto data_lines = [](const std::string &path) {
+    std::vector<std::string> lines;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') lines.push_back(line);
+    return lines;
+  };
+  const auto all = data_lines("all_sets.dat"), second = data_lines("second.dat");
+  ASSERT_EQ(all.size(), 120u);
+  ASSERT_EQ(second.size(), 60u);
+  EXPECT_TRUE(std::equal(second.begin(), second.end(), all.begin() + 60));
+  EXPECT_EQ(second.front().substr(0, 5), "1200 ");
 }
 
 /* ----------------------------------------------------------------------

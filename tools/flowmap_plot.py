@@ -88,17 +88,22 @@ def read_weights(path):
     return out
 
 
-def read_weight_sets(directory, prefix):
-    """All PREFIX_*.weights of a folder, concatenated in set order, and their count."""
-    paths = sorted(glob.glob(os.path.join(directory, f"{prefix}_*.weights")),
-                   key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0])
-                   if p.rsplit("_", 1)[1].split(".")[0].isdigit() else 0)
-    if not paths:
-        raise Skipped(f"{directory}: no {prefix}_*.weights files")
+def read_weight_sets(directory, prefix, sets=None):
+    """PREFIX_<set>.weights of a folder, concatenated in set order.
+
+    sets: the set numbers to read (those of the run's .sets table, so that files left by an
+    earlier run with more sets are not mixed in); None: every such file.
+    """
     import numpy as np
 
-    sets = [read_weights(p) for p in paths]
-    return {k: np.concatenate([s[k] for s in sets]) for k in sets[0]}, len(sets)
+    if sets is None:
+        found = glob.glob(os.path.join(directory, f"{prefix}_*.weights"))
+        sets = sorted(int(m) for m in (os.path.basename(p)[len(prefix) + 1:-8] for p in found)
+                      if m.isdigit())
+    if not sets:
+        raise Skipped(f"{directory}: no {prefix}_*.weights files")
+    parts = [read_weights(os.path.join(directory, f"{prefix}_{int(k)}.weights")) for k in sets]
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def read_dump(path):
@@ -457,17 +462,18 @@ def run_report(args):
             skipped.append(f"{what}: {why}")
             return None
 
-    summaries = {}
+    summaries, set_numbers = {}, {}
     for name in ("forward", "inverse"):
         sets = attempt(f"{name} table", read_sets, os.path.join(directory, f"{name}.sets"))
         if sets is not None:
             summaries[name] = summarize_direction(sets)
+            set_numbers[name] = [int(k) for k in sets[:, 0]]
     if summaries:
         print_table(args.system, summaries, os.path.join(output, "results.txt"))
 
     rho_a, rho_b = args.densities or (1.0, 1.0)
     d = 2
-    weights = {n: attempt(f"{n} weights", lambda n=n: read_weight_sets(directory, n)[0])
+    weights = {n: attempt(f"{n} weights", read_weight_sets, directory, n, set_numbers.get(n))
                for n in ("forward", "inverse")}
     dumps = {n: attempt(f"{n} dump", dump_positions, os.path.join(directory, f"{n}.dump"))
              for n in ("forward", "inverse")}

@@ -448,14 +448,19 @@ class FixSource : public ComputeRESS::SampleSource, protected Pointers {
  private:
   void find_fix()
   {
+#if FLOWMAP_LAMMPS_VERSION >= 20220324
+    Fix *fix = modify->get_fix_by_id(fix_id_);
+#else
     const int ifix = modify->find_fix(fix_id_);
-    if (ifix < 0)
+    Fix *fix = ifix < 0 ? nullptr : modify->fix[ifix];
+#endif
+    if (!fix)
       error->all(FLERR, "Compute ress {}: fix {} does not exist; define fix flowmap first",
                  id_, fix_id_);
-    fix_ = dynamic_cast<FixFlowMap *>(modify->fix[ifix]);
+    fix_ = dynamic_cast<FixFlowMap *>(fix);
     if (!fix_)
       error->all(FLERR, "Compute ress {}: fix {} is a fix {}, not a fix flowmap", id_, fix_id_,
-                 modify->fix[ifix]->style);
+                 fix->style);
   }
 
   std::string id_, fix_id_;

@@ -40,7 +40,7 @@ enum Output {
   STEPS, LOSS, LOSS_KLD, LOSS_NLL, LEARNING_RATE, SKIPPED, RESS_FORWARD, RESS_FORWARD_IDENTITY,
   RESS_INVERSE, RESS_INVERSE_IDENTITY, POOL_SOURCE, POOL_TARGET, FRAMES, TIME_MD, TIME_ENERGY,
   TIME_NETWORK, TIME_COMM, LOG_WEIGHT, LOG_WEIGHT_IDENTITY, ENERGY_MAPPED, DECORRELATION,
-  NUM_OUTPUTS
+  KL_GAIN_FORWARD, KL_GAIN_INVERSE, NUM_OUTPUTS
 };
 
 const char *const kKeywords[] = {
@@ -177,7 +177,14 @@ void FixFlowMap::parse(int narg, char **arg)
     return false;
   };
 
+  // The defaults of fix flowmap (doc/fix_flowmap.rst), measured on system I on a 2-core CPU
+  // (bench/README.md): small batches and many steps, a warm-up so that Adam's first steps do
+  // not throw the identity start off, and an average over about 100 steps of the iterates.
   auto &training = s.session.training;
+  training.batch_size = 128;
+  training.learning_rate = 1e-3;
+  training.warmup_steps = 50;
+  training.average = 0.99;
   int iarg = 6;
   while (iarg < narg) {
     const std::string key = arg[iarg];
@@ -680,6 +687,8 @@ void FixFlowMap::validate()
   ress_[1] = report.ress_forward_identity;
   ress_[2] = report.ress_inverse;
   ress_[3] = report.ress_inverse_identity;
+  kl_gain_[0] = report.kl_gain_forward;
+  kl_gain_[1] = report.kl_gain_inverse;
   time_network_ += seconds_since(start);
 }
 
@@ -692,11 +701,12 @@ void FixFlowMap::log_progress()
   };
   utils::logmesg(lmp,
                  "fix flowmap: step {} loss {:.6g} (kld {:.6g} nll {:.6g}) lr {:.3g} skipped {} | "
-                 "RESS A->B {:.4g} id {:.4g}{} B->A {:.4g} id {:.4g}{} | pool {} + {} | "
-                 "time md {:.1f} energy {:.1f} net {:.1f} comm {:.1f} s\n",
+                 "RESS A->B {:.4g} id {:.4g}{} B->A {:.4g} id {:.4g}{} | KL gain {:.3f} {:.3f} | "
+                 "pool {} + {} | time md {:.1f} energy {:.1f} net {:.1f} comm {:.1f} s\n",
                  trainer.steps(), last_loss_[0], last_loss_[1], last_loss_[2],
                  trainer.learning_rate(), trainer.skipped(), ress_[0], ress_[1],
                  ratio(ress_[0], ress_[1]), ress_[2], ress_[3], ratio(ress_[2], ress_[3]),
+                 kl_gain_[0], kl_gain_[1],
                  session_->pool(Ensemble::source).size(), session_->pool(Ensemble::target).size(),
                  time_md_, time_energy_, time_network_, time_reduce_);
 }
@@ -910,12 +920,22 @@ double FixFlowMap::compute_vector(int i)
     case LOG_WEIGHT_IDENTITY: return last ? last->log_weight_identity : 0.0;
     case ENERGY_MAPPED: return last ? last->energy_to : 0.0;
     case DECORRELATION: return inefficiency_ * nevery;
+    case KL_GAIN_FORWARD: return kl_gain_[0];
+    case KL_GAIN_INVERSE: return kl_gain_[1];
     default: return 0.0;
   }
 }
 
 int FixFlowMap::modify_param(int narg, char **arg)
 {
+  if (strcmp(arg[0], "steps") == 0) {
+    // e.g. 0 to fill the pools before training, then the rate to train at
+    if (narg < 2) error->all(FLERR, "fix_modify steps needs a number of optimizer steps per frame");
+    const double rate = utils::numeric(FLERR, arg[1], false, lmp);
+    if (rate < 0.0) error->all(FLERR, "fix_modify steps must be >= 0, got {}", arg[1]);
+    settings_->steps_per_frame = rate;
+    return 2;
+  }
   if (strcmp(arg[0], "mode") != 0) return 0;
   if (narg < 2) error->all(FLERR, "fix_modify mode needs train or map");
   if (strcmp(arg[1], "train") == 0) mode_ = Mode::train;

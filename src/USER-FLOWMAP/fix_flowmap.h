@@ -104,6 +104,7 @@ class FixFlowMap : public Fix {
   std::int64_t frames_collected_ = 0;
   double last_loss_[3] = {0.0, 0.0, 0.0};    // total, KLD, NLL
   double ress_[4] = {0.0, 0.0, 0.0, 0.0};    // flow/identity forward, flow/identity inverse
+  double kl_gain_[2] = {0.0, 0.0};           // forward, inverse
   double time_md_ = 0.0, time_energy_ = 0.0, time_network_ = 0.0, time_reduce_ = 0.0;
   double inefficiency_ = 1.0;
   bool warned_correlated_ = false;

@@ -274,8 +274,10 @@ void write_model(OutputArchive &archive, const FlowModel &model)
   OutputArchive options, metadata, parameters;
   write_options(options, model.options());
   write_metadata(metadata, model.metadata());
+  // Copies: an archive holds its tensors by reference until it is saved, and training (or a
+  // swap of averaged parameters) may change the parameters in place before that.
   for (const auto &item : model.flow()->named_parameters())
-    parameters.write(item.key(), item.value().detach().to(torch::kCPU));
+    parameters.write(item.key(), item.value().detach().to(torch::kCPU).clone());
   archive.write("options", options);
   archive.write("metadata", metadata);
   archive.write("parameters", parameters);

@@ -234,19 +234,28 @@ ValidationReport Trainer::validate(const FramePool *source_holdout,
 {
   AveragedParameters averaged(*this);
   ValidationReport report;
+  auto mean = [](const std::vector<double> &v) {
+    double sum = 0.0;
+    for (double x : v) sum += x;
+    return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+  };
+  auto measure = [&](const FramePool &holdout, Direction direction, double &ress,
+                     double &ress_identity, double &kl_gain) {
+    const auto flow = distributed_log_weights(holdout, direction, true);
+    const auto identity = distributed_log_weights(holdout, direction, false);
+    ress = kish_ress(flow);
+    ress_identity = kish_ress(identity);
+    kl_gain = mean(flow) - mean(identity);
+  };
   if (source_holdout && !source_holdout->empty()) {
     report.frames_forward = source_holdout->size();
-    report.ress_forward =
-        kish_ress(distributed_log_weights(*source_holdout, Direction::forward, true));
-    report.ress_forward_identity =
-        kish_ress(distributed_log_weights(*source_holdout, Direction::forward, false));
+    measure(*source_holdout, Direction::forward, report.ress_forward,
+            report.ress_forward_identity, report.kl_gain_forward);
   }
   if (target_holdout && !target_holdout->empty()) {
     report.frames_inverse = target_holdout->size();
-    report.ress_inverse =
-        kish_ress(distributed_log_weights(*target_holdout, Direction::inverse, true));
-    report.ress_inverse_identity =
-        kish_ress(distributed_log_weights(*target_holdout, Direction::inverse, false));
+    measure(*target_holdout, Direction::inverse, report.ress_inverse,
+            report.ress_inverse_identity, report.kl_gain_inverse);
   }
   return report;
 }
@@ -261,8 +270,9 @@ void Trainer::write(torch::serialize::OutputArchive &archive) const
   // With averaging the model beside this state holds the average (what was validated), so the
   // live parameters are kept here.
   for (std::size_t i = 0; i < averaged_.size(); ++i) {
-    archive.write("averaged" + std::to_string(i), averaged_[i]);
-    archive.write("live" + std::to_string(i), parameters_[i].detach());
+    // copies, for the reason given in write_model()
+    archive.write("averaged" + std::to_string(i), averaged_[i].clone());
+    archive.write("live" + std::to_string(i), parameters_[i].detach().clone());
   }
 }
 

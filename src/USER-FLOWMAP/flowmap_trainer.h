@@ -64,6 +64,9 @@ struct ValidationReport {
   std::int64_t frames_forward = 0, frames_inverse = 0;
   double ress_forward = 0.0, ress_forward_identity = 0.0;
   double ress_inverse = 0.0, ress_inverse_identity = 0.0;
+  // <log w_flow> - <log w_identity> over the same frames: how many nats of Kullback-Leibler
+  // divergence the flow has removed. Far less noisy than RESS, which a few frames decide.
+  double kl_gain_forward = 0.0, kl_gain_inverse = 0.0;
 };
 
 class Trainer {

@@ -393,3 +393,30 @@ TEST(Trainer, ResumingWithAveragingEqualsUninterruptedTraining)
   AveragedParameters a1(t1), a3(t3);
   EXPECT_TRUE(torch::equal(flat_parameters(uninterrupted), flat_parameters(second)));
 }
+
+TEST(Trainer, KlGainIsTheMeanLogWeightGainOverTheIdentity)
+{
+  ToySystem toy;
+  FramePool pool(300, toy.n, toy.d), holdout(100, toy.n, toy.d);
+  toy.fill(pool, 300, 1);
+  toy.fill(holdout, 100, 2);
+  auto model = toy.model(torch::kFloat64);
+  Trainer trainer(model, toy.ideal_gas, toy.soft, toy.states(), small_batches());
+  EXPECT_NEAR(trainer.validate(&holdout, nullptr).kl_gain_forward, 0.0, 1e-12)
+      << "the initial flow is the identity";
+  for (int s = 0; s < 5; ++s) trainer.step(&pool, nullptr);
+  const auto report = trainer.validate(&holdout, nullptr);
+
+  const auto energies = holdout.energies().contiguous();
+  const std::vector<double> from(energies.data_ptr<double>(),
+                                 energies.data_ptr<double>() + holdout.size());
+  const auto flow = map_and_weigh(&model, Direction::forward, toy.states(), holdout.positions(),
+                                  from, toy.soft);
+  const auto identity = map_and_weigh(nullptr, Direction::forward, toy.states(),
+                                      holdout.positions(), from, toy.soft);
+  double gain = 0.0;
+  for (std::size_t i = 0; i < from.size(); ++i)
+    gain += (flow.log_weight[i] - identity.log_weight[i]) / static_cast<double>(from.size());
+  EXPECT_NEAR(report.kl_gain_forward, gain, 1e-10);
+  EXPECT_GT(std::abs(gain), 1e-6) << "five steps must change the flow";
+}

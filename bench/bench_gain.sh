@@ -1,0 +1,92 @@
+#!/bin/sh
+# The performance bar (bench/README.md, "Sampling gain"): for one system of the study,
+#   1. trains the flow with fix flowmap's defaults on 2 MPI ranks and keeps a snapshot after
+#      each training budget (default 5, 15, 30 and 60 minutes of wall time),
+#   2. maps fresh frames with each snapshot in both directions (examples/lammps_inputs/
+#      in.wca2lj_map, 50000 frames per direction by default) and takes RESS of the flow and of
+#      the identity on the same frames,
+#   3. prints, for the last snapshot, the mapping throughput and the CPU time per effective
+#      target sample via the flow, via identity reweighting and via target MD itself, all
+#      from the same runs.
+# Usage: bench/bench_gain.sh [system (I)] [minutes ("5 15 30 60")] [frames (50000)]
+# BUILD selects the build folder (default build), OUT the results folder (default
+# bench/out/gain_<system>, kept). Takes the training budget plus about 3 minutes per snapshot.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build=$(cd "${BUILD:-$root/build}" && pwd)
+system=${1:-I}
+minutes=${2:-5 15 30 60}
+frames=${3:-50000}
+out=${OUT:-$here/out/gain_$system}
+python=${PYTHON:-/usr/bin/python3}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+lmp() { mpirun -np 2 "$build/lammps/lmp" -var plugin "$build/flowmapplugin.so" \
+  -var inputs "$root/examples/lammps_inputs" -var tools "$root/tools" "$@"; }
+
+mkdir -p "$out"
+cd "$out"
+echo "bench_gain: system $system, budgets $minutes min, $frames frames per evaluation;" \
+  "load $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; results in $out"
+lmp -in "$here/in.bench_gain" -var system "$system" -var minutes "$minutes" -log train.log \
+  -screen none
+grep '^BENCH' train.log
+
+printf '\n%-8s %7s %12s %12s %7s %12s %12s %7s\n' minutes steps "A->B id" "A->B flow" ratio \
+  "B->A id" "B->A flow" ratio
+for m in $minutes; do
+  mkdir -p "eval_$m"
+  (cd "eval_$m" && lmp -in "$root/examples/lammps_inputs/in.wca2lj_map" -var system "$system" \
+    -var flow "$out/snapshot_${m}min.flow" -var frames "$frames" -var python none \
+    -log log.lammps -screen none)
+  steps=$(sed -n "s/^BENCH snapshot $m min: steps \([0-9]*\).*/\1/p" train.log)
+  "$python" - "eval_$m" "$m" "$steps" <<'EOF'
+import sys
+folder, minutes, steps = sys.argv[1:4]
+row = [minutes, steps]
+for name in ("forward", "inverse"):
+    with open(f"{folder}/{name}.sets") as table:
+        v = [float(x) for x in next(l for l in table if not l.startswith("#")).split()]
+    row += [f"{v[4]:.3e}", f"{v[2]:.3e}", f"{v[2] / v[4]:.2f}"]
+print("%-8s %7s %12s %12s %7s %12s %12s %7s" % tuple(row))
+EOF
+done
+
+last=$(echo "$minutes" | awk '{print $NF}')
+echo
+"$python" - "eval_$last/log.lammps" "eval_$last/forward.sets" "eval_$last/inverse.sets" \
+  "eval_$last/inverse_1.weights" <<'EOF'
+import re, sys
+import numpy as np
+log, fwd_sets, inv_sets, inv_weights = sys.argv[1:5]
+text = open(log).read()
+timing = {d: [float(x) for x in re.search(d + r" timing: md ([0-9.]+) s, mapping and weighing "
+                                          r"([0-9.]+) s, ([0-9]+) frames", text).groups()]
+          for d in ("A->B", "B->A")}
+def first_row(path):
+    with open(path) as table:
+        return [float(x) for x in next(l for l in table if not l.startswith("#")).split()]
+fwd, inv = first_row(fwd_sets), first_row(inv_sets)
+md_a, map_a, n_a = timing["A->B"]
+md_b, map_b, n_b = timing["B->A"]
+# statistical inefficiency of the target energy in frames (every 100 steps), Sokal window
+u = np.loadtxt(inv_weights)[:, 1]
+u = u - u.mean()
+acf = np.correlate(u, u, "full")[u.size - 1:] / (u.var() * np.arange(u.size, 0, -1))
+g = 1.0
+for t in range(1, u.size // 4):
+    g += 2 * acf[t]
+    if t >= 5 * g:
+        break
+g = max(g, 1.0)
+print(f"mapping throughput (flow + target energy + identity baseline, 2 ranks): "
+      f"{n_a / map_a:.0f} configurations/s A->B, {n_b / map_b:.0f} B->A "
+      f"(published: 5e4 in about 5 s on a GPU, 1e4/s)")
+per_frame_a = (md_a + map_a) / n_a
+print("CPU seconds (2 cores) per effective target sample:")
+print(f"  via the flow          {per_frame_a / fwd[2]:.3e}  (source MD + mapping, RESS {fwd[2]:.3e})")
+print(f"  via identity weights  {(md_a / n_a) / fwd[4]:.3e}  (source MD, RESS {fwd[4]:.3e};"
+      f" energy evaluation included in MD time)")
+print(f"  via target MD         {(md_b / n_b) * g:.3e}  (100 steps per frame, statistical"
+      f" inefficiency of U_B {g:.2f} frames)")
+EOF

@@ -37,7 +37,7 @@ printf '\n%-8s %7s %12s %12s %7s %12s %12s %7s\n' minutes steps "A->B id" "A->B 
 for m in $minutes; do
   mkdir -p "eval_$m"
   (cd "eval_$m" && lmp -in "$root/examples/lammps_inputs/in.wca2lj_map" -var system "$system" \
-    -var flow "$out/snapshot_${m}min.flow" -var frames "$frames" -var python none \
+    -var flow "$out/snapshot_${m}min.flow" -var frames "$frames" -var plots no \
     -log log.lammps -screen none)
   steps=$(sed -n "s/^BENCH snapshot $m min: steps \([0-9]*\).*/\1/p" train.log)
   "$python" - "eval_$m" "$m" "$steps" <<'EOF'

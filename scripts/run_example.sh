@@ -18,9 +18,13 @@ examples="$root/examples/lammps_inputs"
 out="$examples/out/${input#in.}"
 mkdir -p "$out"
 cd "$out"
+# Debian's interpreter, which has python3-numpy and python3-matplotlib (a python3 earlier in
+# PATH, e.g. from pyenv, may not).
+python=$([ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 # One OpenMP thread per rank: the ranks already use the cores.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))}
 exec mpirun -np "$ranks" "$build_dir/lammps/lmp" -in "$examples/$input" \
   -var plugin "$build_dir/flowmapplugin.so" -var tools "$root/tools" -var inputs "$examples" \
+  -var python "$python" \
   -log log.lammps "$@"

@@ -1,0 +1,33 @@
+#!/bin/sh
+# fix flowmap training throughput on system I (bench/README.md, "Training"): optimizer steps
+# per second and the time split (MD, energies through the bridge, network forward/backward
+# and Adam, gradient reduction) with the default network, on 1 MPI rank with 2 threads and
+# on 2 ranks with 1 thread each, measured in the same run of this script.
+# Usage: bench/bench_training.sh [steps (100)] [batch (128)]   BUILD: build folder
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build=$(cd "${BUILD:-$root/build}" && pwd)
+steps=${1:-100}
+batch=${2:-128}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $steps steps, batch $batch"
+run() {    # ranks threads
+  OMP_NUM_THREADS=$2 mpirun -np "$1" "$build/lammps/lmp" -in "$here/in.bench_training" \
+    -var plugin "$build/flowmapplugin.so" -var inputs "$root/examples/lammps_inputs" \
+    -var steps "$steps" -var batch "$batch" -log none -screen "screen_$1.txt"
+  grep '^BENCH' "screen_$1.txt" | head -1
+}
+one=$(run 1 2)
+two=$(run 2 1)
+echo "$one" | sed 's/^BENCH/1 rank x 2 threads: /'
+echo "$two" | sed 's/^BENCH/2 ranks x 1 thread:  /'
+awk -v a="$one" -v b="$two" 'BEGIN {
+  split(a, x, " "); split(b, y, " ");
+  printf "steps/s: 1 rank %.2f, 2 ranks %.2f (x%.2f)\n", x[3] / x[5], y[3] / y[5], (y[3] / y[5]) / (x[3] / x[5]);
+  printf "time split, 2 ranks (s per step): md %.4f energy %.4f network %.4f comm %.4f\n",
+    y[7] / y[3], y[9] / y[3], y[11] / y[3], y[13] / y[3] }'
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"

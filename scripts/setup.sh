@@ -13,7 +13,7 @@ build_dir=${FLOWMAP_BUILD_DIR:-$root/build}
 lammps_src=${FLOWMAP_LAMMPS_SRC:-$root/third_party/lammps}
 
 packages=(build-essential cmake ninja-build ccache pkg-config dpkg-dev
-  libtorch-dev libopenblas0-openmp libopenblas-dev libopenmpi-dev openmpi-bin libgtest-dev
+  libtorch-dev libopenblas0-openmp libopenmpi-dev openmpi-bin libgtest-dev
   python3 python3-numpy python3-matplotlib)
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -54,6 +54,19 @@ if [ ${#missing[@]} -gt 0 ] || [ $need_source -eq 1 ]; then
       "${missing[@]}" >/dev/null
   fi
 fi
+
+# LibTorch links libblas.so.3, which the alternatives system points at the reference BLAS
+# (10x slower), or at OpenBLAS with its own pthreads, which fight LibTorch's OpenMP threads
+# for the cores (2 threads were slower than 1, bench/README.md). The OpenMP build shares
+# LibTorch's thread pool.
+for lib in blas lapack; do
+  name=lib$lib.so.3-x86_64-linux-gnu
+  want=/usr/lib/x86_64-linux-gnu/openblas-openmp/lib$lib.so.3
+  if [ -e "$want" ] && [ "$(readlink -f /etc/alternatives/$name 2>/dev/null)" != "$(readlink -f "$want")" ]; then
+    say "selecting OpenBLAS (OpenMP) for lib$lib.so.3"
+    as_root update-alternatives --quiet --set "$name" "$want"
+  fi
+done
 
 if [ $need_source -eq 1 ]; then
   if ! apt-get source --print-uris lammps >/dev/null 2>&1; then enable_deb_src || true; as_root apt-get update -qq; fi

@@ -27,7 +27,6 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
-#include <thread>
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
@@ -57,19 +56,12 @@ bool is_keyword(const char *word)
   return false;
 }
 
-// OMP_NUM_THREADS if the user set it (LAMMPS's own convention), else this node's cores shared
-// among the ranks running on it.
-int default_threads(MPI_Comm world)
+// LAMMPS's own OpenMP threads per rank (OMP_NUM_THREADS or -pk omp, 1 if neither is set). More
+// ranks rather than more threads: for system I 2 ranks x 1 thread trained 2.2x faster than
+// 1 rank x 2 threads (bench/README.md), whose threads mostly wait on each other.
+int default_threads(LAMMPS *lmp)
 {
-  if (const char *env = getenv("OMP_NUM_THREADS"))
-    if (atoi(env) > 0) return atoi(env);
-  MPI_Comm node;
-  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int ranks_on_node = 1;
-  MPI_Comm_size(node, &ranks_on_node);
-  MPI_Comm_free(&node);
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  return std::max(1, cores / std::max(1, ranks_on_node));
+  return std::max(1, lmp->comm->nthreads);
 }
 
 // Rank 0's failure message (empty: success) on every rank of comm.
@@ -391,7 +383,7 @@ void FixFlowMap::build()
     }
   }
 
-  const int threads = s.threads > 0 ? s.threads : default_threads(world);
+  const int threads = s.threads > 0 ? s.threads : default_threads(lmp);
   torch::set_num_threads(threads);
   // OpenBLAS keeps its own pool (one thread per core): left alone, its threads and LibTorch's
   // compete for the same cores, which made a training step 2x slower here.
@@ -713,9 +705,10 @@ void FixFlowMap::log_progress()
 
 void FixFlowMap::check_decorrelation()
 {
-  // Re-estimated at doubling sample sizes: cheap, and stable once there are enough frames.
+  // Re-estimated at doubling sample sizes from 512 frames: cheap, and stable by then (at 128
+  // frames the estimate was twice the final one in the examples).
   const auto count = energy_series_.size();
-  if (count < 128 || (count & (count - 1)) != 0) return;
+  if (count < 512 || (count & (count - 1)) != 0) return;
   inefficiency_ = flowmap::statistical_inefficiency(energy_series_);
   if (inefficiency_ > 2.0 && !warned_correlated_ && comm->me == 0) {
     warned_correlated_ = true;

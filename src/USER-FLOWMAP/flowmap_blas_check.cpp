@@ -113,7 +113,7 @@ BlasReport check_blas(double slow_below_gflops)
       << "for faster matrix products";
   if (r.slow)
     s << " -- slow (below " << slow_below_gflops << " GFLOP/s): install OpenBLAS "
-      << "(libopenblas0-pthread) so that libblas.so.3 points to it";
+      << "(libopenblas0-openmp) so that libblas.so.3 points to it";
   r.summary = s.str();
   return r;
 }

@@ -618,6 +618,23 @@ TEST(FixFlowMap, ShortTrainingBeatsTheIdentity)
   EXPECT_GT(r.equal_variable("gain"), 0.3);    // measured 2.7x and 1.07 nats
 }
 
+TEST(FixFlowMap, EstimatesTheDecorrelationTimeOfTheSampledEnergy)
+{
+  // Frames every step of Langevin MD are strongly correlated: the estimate (element 21, in
+  // timesteps) must say so, and be of the order of the energy's correlation time, not of
+  // Nevery.
+  LammpsRunner r;
+  r.load_plugin();
+  r.commands(system_lines());
+  r.commands(kWcaLines);
+  r.commands({"velocity all create 2.0 5 dist gaussian", "fix lang all langevin 2.0 2.0 0.5 5",
+              "fix nve all nve", "fix 2d all enforce2d", "timestep 0.005", "run 1000",
+              fix_flowmap("f", 1, "arch tiny steps 0"), "variable tau equal f_f[21]",
+              "run 600"});
+  EXPECT_GT(r.equal_variable("tau"), 5.0);
+  EXPECT_LT(r.equal_variable("tau"), 500.0);
+}
+
 TEST(FixFlowMap, StepsZeroOnlyCollectsFrames)
 {
   // fix_modify steps 0 fills the pools without training (the bench and the examples fill the

@@ -12,7 +12,7 @@ repeats=${2:-3}
 cmake --build "$build" --target bench_lammps_bridge >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores"
 cd "$work"
 OMP_NUM_THREADS=1 "$build/bench/bench_lammps_bridge" "$frames" "$repeats"
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -32,7 +32,7 @@ compare() {    # what, slower run, faster run
   echo "$1: training step x$(ratio "$(step_ms "$2")" "$(step_ms "$3")"), forward mapping x$(ratio "$(fwd_ms "$2")" "$(fwd_ms "$3")")"
 }
 
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 "$bin" --preset default --preset published --threads "$threads" --repeat "$repeat" | tee "$work/main.txt"
 echo
 "$bin" --preset default --threads "$threads" --repeat "$repeat" --no-breakdown --no-cache \

@@ -27,7 +27,7 @@ lmp() { mpirun -np 2 "$build/lammps/lmp" -var plugin "$build/flowmapplugin.so" \
 mkdir -p "$out"
 cd "$out"
 echo "bench_gain: system $system, budgets $minutes min, $frames frames per evaluation;" \
-  "load $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; results in $out"
+  "load $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores; results in $out"
 lmp -in "$here/in.bench_gain" -var system "$system" -var minutes "$minutes" -log train.log \
   -screen none
 grep '^BENCH' train.log

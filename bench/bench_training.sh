@@ -14,7 +14,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $steps steps, batch $batch"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores; $steps steps, batch $batch"
 run() {    # ranks threads
   OMP_NUM_THREADS=$2 mpirun -np "$1" "$build/lammps/lmp" -in "$here/in.bench_training" \
     -var plugin "$build/flowmapplugin.so" -var inputs "$root/examples/lammps_inputs" \

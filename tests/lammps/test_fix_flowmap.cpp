@@ -149,6 +149,16 @@ const std::string &trained_model()
   return path;
 }
 
+// An instance with the reduced system and a fix "map" mapping with the trained model.
+void start_mapping(LammpsRunner &r, int mapbatch)
+{
+  r.load_plugin();
+  r.commands(system_lines());
+  r.commands(kWcaLines);
+  r.command(fix_flowmap("map", 20, "mode map load " + trained_model() + " mapbatch " +
+                                       std::to_string(mapbatch)));
+}
+
 class FixFlowMapErrors : public flowmap_test::LammpsTest {
  protected:
   void SetUp() override
@@ -338,11 +348,8 @@ TEST(FixFlowMap, MappedPositionsAndWeightsEqualIndependentEvaluation)
   const auto &model_file = trained_model();
   {
     LammpsRunner r;
-    r.load_plugin();
-    r.commands(system_lines());
-    r.commands(kWcaLines);
-    r.commands({fix_flowmap("map", 20, "mode map load " + model_file + " mapbatch 3"),
-                "compute w all ress fix map file weights.dat",
+    start_mapping(r, 3);
+    r.commands({"compute w all ress fix map file weights.dat",
                 "thermo_style custom step c_w[1] c_w[3] c_w[9]", "thermo 60",
                 "dump d all custom 60 mapped.dump id x y f_map[1] f_map[2]",
                 "dump_modify d sort id format float %.17g",
@@ -437,11 +444,8 @@ TEST(FixFlowMap, ComputeRessReportsTheRessOfItsWeights)
 {
   const auto &frames = Frames::get();
   LammpsRunner r;
-  r.load_plugin();
-  r.commands(system_lines());
-  r.commands(kWcaLines);
-  r.commands({fix_flowmap("map", 20, "mode map load " + trained_model() + " mapbatch 4"),
-              "compute w all ress fix map file weights_ress.dat bootstrap 0",
+  start_mapping(r, 4);
+  r.commands({              "compute w all ress fix map file weights_ress.dat bootstrap 0",
               "thermo_style custom step c_w[1] c_w[9] c_w[13]", "thermo 20",
               "rerun " + frames.source + " dump x y", "variable ress equal c_w[1]",
               "variable identity equal c_w[9]", "variable ratio equal c_w[13]"});
@@ -469,11 +473,8 @@ TEST(FixFlowMap, ComputeDefinedLaterSeesOnlyTheFramesMappedAfterIt)
   // compute's frames are exactly the second rerun's, the first compute's are all of them.
   const auto &frames = Frames::get();
   LammpsRunner r;
-  r.load_plugin();
-  r.commands(system_lines());
-  r.commands(kWcaLines);
-  r.commands({fix_flowmap("map", 20, "mode map load " + trained_model() + " mapbatch 4"),
-              "compute all_sets all ress fix map file all_sets.dat bootstrap 0",
+  start_mapping(r, 4);
+  r.commands({              "compute all_sets all ress fix map file all_sets.dat bootstrap 0",
               "thermo_style custom step c_all_sets[3]", "thermo 20",
               "rerun " + frames.source + " last 1180 dump x y",
               "compute second all ress fix map file second.dat bootstrap 0",

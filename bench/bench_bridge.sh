@@ -5,6 +5,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$root/scripts/blas_env.sh"
 build=$(cd "${BUILD:-$root/build}" && pwd)
 frames=${1:-20000}
 repeats=${2:-3}

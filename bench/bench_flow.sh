@@ -3,12 +3,11 @@
 # build) and measures, in one run so that the ratios share the machine's state:
 #   1. the default and the published network, with the time map (headline figures)
 #   2. the default network without the tensor cache, on 1 thread, and with OpenBLAS's own
-#      kernel choice where OPENBLAS_CORETYPE was set for the headline
+#      kernel choice where OPENBLAS_CORETYPE was set for the headline (timing only)
 #   3. the default network with the reference BLAS instead of OpenBLAS (LD_LIBRARY_PATH
 #      pointing at a folder where libblas.so.3 is the reference library)
 #   4. candidate sizes for the default preset
-# On an AVX-512 CPU the headline runs use OPENBLAS_CORETYPE=SkylakeX unless the caller set
-# OPENBLAS_CORETYPE (OpenBLAS 0.3.21 picks its AVX2 kernels on AMD Zen 4/5).
+# On an AVX-512 CPU the headline runs use OPENBLAS_CORETYPE=Haswell (scripts/blas_env.sh).
 # Usage: bench/bench_flow.sh [repeat] [threads]   (figures: best of repeat timed calls,
 # and medians; threads for LibTorch and OpenBLAS, default 2)
 set -eu
@@ -21,9 +20,7 @@ cmake --build "$build" --target bench_flow >/dev/null
 bin="$build/bench/bench_flow"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q avx512f /proc/cpuinfo; then
-  export OPENBLAS_CORETYPE=SkylakeX
-fi
+. "$root/scripts/blas_env.sh"
 
 step_ms() { sed -n 's/.*training step (F + F^-1, backward, Adam): \([0-9]*\) ms .*/\1/p' "$1" | head -1; }
 fwd_ms() { sed -n 's/.*mapping: forward [0-9]* conf\/s (\([0-9.]*\) ms,.*/\1/p' "$1" | head -1; }

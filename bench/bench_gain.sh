@@ -14,6 +14,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$root/scripts/blas_env.sh"
 build=$(cd "${BUILD:-$root/build}" && pwd)
 system=${1:-I}
 minutes=${2:-5 15 30 60}

@@ -7,6 +7,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$root/scripts/blas_env.sh"
 build=$(cd "${BUILD:-$root/build}" && pwd)
 steps=${1:-100}
 batch=${2:-128}

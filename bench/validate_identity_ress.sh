@@ -12,6 +12,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$root/scripts/blas_env.sh"
 build=$(cd "${BUILD:-$root/build}" && pwd)
 sets=${1:-10}
 frames=${2:-50000}

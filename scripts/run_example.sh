@@ -9,6 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/setup.sh"
+. "$root/scripts/blas_env.sh"
 build_dir=${FLOWMAP_BUILD_DIR:-$root/build}
 input=${1:-in.wca2lj}
 [ $# -gt 0 ] && shift

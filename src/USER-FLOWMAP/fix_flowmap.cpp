@@ -395,6 +395,10 @@ void FixFlowMap::build()
     if (blas.slow)
       error->warning(FLERR, "Fix flowmap: matrix products are slow ({}); install OpenBLAS "
                      "(libopenblas0-openmp) for a 10x faster flow", blas.summary);
+    if (blas.avx512_kernels)
+      error->warning(FLERR, "Fix flowmap: OpenBLAS uses its {} (AVX-512) kernels, whose float64 "
+                     "gradients were wrong in USER-FLOWMAP's tests with OpenBLAS 0.3.21; set "
+                     "OPENBLAS_CORETYPE=Haswell in the environment of lmp", blas.core);
   }
 
   if (!s.save.empty()) {

@@ -98,7 +98,7 @@ BlasReport check_blas(double slow_below_gflops)
   ::dl_iterate_phdr(collect, &r.loaded);
   r.threads = blas_threads();
   r.core = openblas_core();
-  r.avx512_unused = !r.core.empty() && !avx512_core(r.core) && __builtin_cpu_supports("avx512f");
+  r.avx512_kernels = avx512_core(r.core);
   r.gflops = matmul_gflops();
   r.slow = r.gflops < slow_below_gflops;
   std::ostringstream s;
@@ -108,9 +108,9 @@ BlasReport check_blas(double slow_below_gflops)
     << " LibTorch threads";
   if (r.threads > 0) s << " and " << r.threads << " BLAS threads";
   if (!r.core.empty()) s << ", " << r.core << " kernels";
-  if (r.avx512_unused)
-    s << " -- this CPU has AVX-512: start with OPENBLAS_CORETYPE=SkylakeX in the environment "
-      << "for faster matrix products";
+  if (r.avx512_kernels)
+    s << " -- OpenBLAS 0.3.21's AVX-512 kernels gave wrong float64 gradients in this package's "
+      << "tests: start with OPENBLAS_CORETYPE=Haswell in the environment";
   if (r.slow)
     s << " -- slow (below " << slow_below_gflops << " GFLOP/s): install OpenBLAS "
       << "(libopenblas0-openmp) so that libblas.so.3 points to it";

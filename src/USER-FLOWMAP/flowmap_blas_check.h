@@ -22,9 +22,10 @@ struct BlasReport {
   std::vector<std::string> loaded;   // loaded objects with blas or lapack in their name
   int threads = 0;                   // the BLAS library's own thread count, 0 if unknown
   std::string core;                  // OpenBLAS's kernel family (e.g. Haswell), if OpenBLAS
-  // OpenBLAS chose kernels without AVX-512 on a CPU that has it (0.3.21 does not know
-  // AMD Zen 4/5): OPENBLAS_CORETYPE=SkylakeX in the environment at start-up fixes that.
-  bool avx512_unused = false;
+  // OpenBLAS chose its AVX-512 kernels. Those of 0.3.21 (Debian bookworm) gave wrong float64
+  // gradients of the flow here (Flow.LogDetEqualsAutogradJacobian, Cooperlake and SkylakeX
+  // kernels on an AMD EPYC); its AVX2 kernels, OPENBLAS_CORETYPE=Haswell, are right.
+  bool avx512_kernels = false;
   double gflops = 0.0;               // float32 256^3 matrix product, current torch threads
   bool slow = false;                 // gflops below the threshold
   std::string summary;               // one line for the log

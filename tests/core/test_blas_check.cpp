@@ -3,6 +3,9 @@
 
 #include <torch/torch.h>
 
+#include <cctype>
+#include <string>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -20,7 +23,12 @@ TEST(BlasCheck, FindsTheProviderAndMeasuresIt)
   EXPECT_THAT(report.summary, HasSubstr(report.name));
   EXPECT_THAT(report.summary, HasSubstr("GFLOP/s"));
   if (report.name == "OpenBLAS") EXPECT_FALSE(report.core.empty());
-  if (report.avx512_unused) EXPECT_THAT(report.summary, HasSubstr("OPENBLAS_CORETYPE"));
+  std::string core;
+  for (char c : report.core) core += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(report.avx512_kernels, core == "skylakex" || core == "cooperlake" ||
+                                       core == "sapphirerapids" || core == "zen4" || core == "zen5");
+  if (report.avx512_kernels)
+    EXPECT_THAT(report.summary, HasSubstr("OPENBLAS_CORETYPE=Haswell"));
 }
 
 TEST(BlasCheck, SlowFlagFollowsTheThreshold)

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <fstream>
 #include <string>
-#include <vector>
 
 namespace {
 

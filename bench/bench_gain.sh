@@ -10,7 +10,7 @@
 #      from the same runs.
 # Usage: bench/bench_gain.sh [system (I)] [minutes ("5 15 30 60")] [frames (50000)]
 # BUILD selects the build folder (default build), OUT the results folder (default
-# bench/out/gain_<system>, kept). Takes the training budget plus about 3 minutes per snapshot.
+# bench/out/gain_<system>, kept), FLOWARGS extra fix flowmap keywords for the training. Takes the training budget plus about 3 minutes per snapshot.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -30,7 +30,7 @@ cd "$out"
 echo "bench_gain: system $system, budgets $minutes min, $frames frames per evaluation;" \
   "load $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores; results in $out"
 lmp -in "$here/in.bench_gain" -var system "$system" -var minutes "$minutes" -log train.log \
-  -screen none
+  -var flowargs "${FLOWARGS:-}" -screen none
 grep '^BENCH' train.log
 
 printf '\n%-8s %7s %12s %12s %7s %12s %12s %7s\n' minutes steps "A->B id" "A->B flow" ratio \

@@ -47,7 +47,7 @@ const char *const kKeywords[] = {
     "checkpoint", "arch", "blocks", "bins", "frequencies", "embedding", "heads", "layers",
     "feedforward", "precision", "batch", "lr", "decay", "kld", "nll", "frames", "pool",
     "holdout", "steps", "validate", "clip", "core", "augment", "seed", "threads", "print",
-    "resume", "mapbatch", "warmup", "average"};
+    "resume", "mapbatch", "warmup", "average", "split"};
 
 bool is_keyword(const char *word)
 {
@@ -90,6 +90,7 @@ struct FixFlowMap::Settings {
   std::string arch = "default";
   std::vector<std::pair<std::string, int>> arch_overrides;
   std::string precision = "float32";
+  std::string split;    // empty: the preset's
   flowmap::SessionOptions session;
   bool kld_set = false, nll_set = false;
   std::vector<std::string> frame_files;
@@ -225,6 +226,11 @@ void FixFlowMap::parse(int narg, char **arg)
     } else if (key == "blocks" || key == "bins" || key == "frequencies" || key == "embedding" ||
                key == "heads" || key == "layers" || key == "feedforward") {
       s.arch_overrides.emplace_back(key, positive_int(iarg));
+    } else if (key == "split") {
+      need(iarg, 1);
+      s.split = arg[iarg + 1];
+      if (s.split != "component" && s.split != "particle")
+        error->all(FLERR, "Fix flowmap split must be component or particle, got {}", s.split);
     } else if (key == "precision") {
       need(iarg, 1);
       s.precision = arg[iarg + 1];
@@ -447,6 +453,7 @@ void FixFlowMap::build()
         else if (o.first == "feedforward") options.feedforward = o.second;
       }
       options.dtype = flowmap::dtype_from_name(s.precision);
+      if (!s.split.empty()) options.split = flowmap::split_from_name(s.split);
       options.validate();
       flowmap::ModelMetadata meta;
       meta.units = update->unit_style;

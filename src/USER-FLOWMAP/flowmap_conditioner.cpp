@@ -9,11 +9,12 @@
 
 namespace flowmap {
 
-ConditionerImpl::ConditionerImpl(std::int64_t inputs, const FlowOptions &options) :
+ConditionerImpl::ConditionerImpl(std::int64_t inputs, const FlowOptions &options, bool flagged) :
     frequencies_(options.frequencies)
 {
-  embed_ = register_module("embed",
-                           torch::nn::Linear(2 * options.frequencies * inputs, options.embedding));
+  embed_ = register_module(
+      "embed", torch::nn::Linear(2 * options.frequencies * inputs + (flagged ? 1 : 0),
+                                 options.embedding));
   for (std::int64_t i = 0; i < options.layers; ++i)
     layers_.push_back(register_module(
         "layer" + std::to_string(i),
@@ -33,9 +34,13 @@ torch::Tensor ConditionerImpl::features(const torch::Tensor &u) const
   return torch::cat({torch::cos(phase), torch::sin(phase)}, -1);
 }
 
-torch::Tensor ConditionerImpl::forward(const torch::Tensor &u)
+torch::Tensor ConditionerImpl::forward(const torch::Tensor &u, const torch::Tensor &hidden,
+                                       const torch::Tensor &flag)
 {
-  auto h = embed_->forward(features(u));
+  auto f = features(u);
+  if (hidden.defined()) f = f * hidden;
+  if (flag.defined()) f = torch::cat({f, flag.expand({u.size(0), -1, -1})}, -1);
+  auto h = embed_->forward(f);
   for (auto &layer : layers_) h = layer->forward(h);
   return head_->forward(h);
 }

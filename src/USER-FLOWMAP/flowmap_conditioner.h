@@ -2,7 +2,8 @@
    USER-FLOWMAP: the permutation-equivariant conditioner of one coupling (METHOD.md section 5).
 
    Per particle: circular features cos(k pi u), sin(k pi u), k = 1..F, of the conditioning
-   components -> linear embedding -> transformer encoder layers (self-attention over the
+   components (with the particle split: of all components, those being transformed zeroed,
+   plus a flag that marks the transformed particles) -> linear embedding -> transformer encoder layers (self-attention over the
    particles of a configuration, no positional encoding) -> linear head giving the 3K raw
    spline parameters of that particle's transformed component. The head starts at zero, so
    a fresh coupling is the identity.
@@ -22,11 +23,15 @@ namespace flowmap {
 
 class ConditionerImpl : public torch::nn::Module {
  public:
-  // inputs: number of conditioning components (d - 1).
-  ConditionerImpl(std::int64_t inputs, const FlowOptions &options);
+  // inputs: components per particle (d - 1, or d with the particle split); flagged: one more
+  // embedding input, the flag.
+  ConditionerImpl(std::int64_t inputs, const FlowOptions &options, bool flagged = false);
 
-  // u [B, P, inputs] -> raw spline parameters [B, P, 3K]
-  torch::Tensor forward(const torch::Tensor &u);
+  // u [B, P, inputs] -> raw spline parameters [B, P, 3K]. With a flagged conditioner, hidden
+  // [P, 2 F inputs] multiplies the features (0 hides one from the network) and flag [P, 1] is
+  // appended to them.
+  torch::Tensor forward(const torch::Tensor &u, const torch::Tensor &hidden = {},
+                        const torch::Tensor &flag = {});
 
   // Circular features [B, P, 2 F inputs], the embedding input (exposed for the benchmark).
   torch::Tensor features(const torch::Tensor &u) const;

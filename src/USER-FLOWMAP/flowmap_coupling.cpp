@@ -11,17 +11,49 @@
 
 namespace flowmap {
 
-CouplingImpl::CouplingImpl(std::int64_t component, const FlowOptions &options) :
+CouplingImpl::CouplingImpl(std::int64_t component, const FlowOptions &options,
+                           const std::vector<std::int64_t> &transformed) :
     component_(component), bins_(options.bins), min_bin_size_(options.min_bin_size),
     min_derivative_(options.min_derivative)
 {
-  if (component < 0 || component >= options.dimension)
+  const auto d = options.dimension;
+  if (component < 0 || component >= d)
     throw std::invalid_argument("Coupling: component outside the dimension");
-  conditioner_ = register_module("conditioner", Conditioner(options.dimension - 1, options));
+  if (transformed.empty()) {
+    conditioner_ = register_module("conditioner", Conditioner(d - 1, options));
+    return;
+  }
+  const auto particles = options.num_particles - 1;
+  const auto f = options.frequencies;
+  auto hidden = torch::ones({particles, 2 * f * d}, torch::kFloat64);
+  auto flag = torch::zeros({particles, 1}, torch::kFloat64);
+  for (const auto i : transformed) {
+    if (i < 0 || i >= particles)
+      throw std::invalid_argument("Coupling: transformed particle outside [0, N-1)");
+    // features() lays out [cos of each component (F each), sin of each component]
+    hidden[i].narrow(0, component * f, f).zero_();
+    hidden[i].narrow(0, (d + component) * f, f).zero_();
+    flag[i][0] = 1.0;
+  }
+  // Not a buffer: Module::to(dtype) would turn the indices into floating point.
+  transformed_ = torch::tensor(transformed, torch::kInt64);
+  hidden_ = register_buffer("hidden", hidden.to(options.dtype));
+  flag_ = register_buffer("flag", flag.to(options.dtype));
+  conditioner_ = register_module("conditioner", Conditioner(d, options, true));
 }
 
 FlowResult CouplingImpl::apply(const torch::Tensor &u, bool inverse)
 {
+  if (transformed_.defined()) {
+    const auto index = transformed_.to(u.device());
+    const auto raw = conditioner_->forward(u, hidden_, flag_).index_select(1, index);
+    const CircularSpline spline(raw, bins_, min_bin_size_, min_derivative_);
+    auto columns = u.unbind(2);
+    const auto moved = columns[component_].index_select(1, index);
+    const auto mapped = inverse ? spline.inverse(moved) : spline.forward(moved);
+    columns[component_] = columns[component_].index_copy(1, index, mapped.y);
+    return {torch::stack(columns, 2), mapped.log_derivative.sum(1)};
+  }
   const auto d = u.size(2);
   std::vector<torch::Tensor> conditioning;
   for (std::int64_t j = 0; j < d; ++j)

@@ -4,10 +4,40 @@
 
 #include "flowmap_flow.h"
 
+#include <algorithm>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
 namespace flowmap {
+
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t &state)
+{
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// The two halves S, S' of a pseudo-random partition of the particles, ascending. Written out
+// rather than drawn from LibTorch's generator so that a model file rebuilds the same
+// partitions with any LibTorch version: they are part of the architecture, not parameters.
+std::vector<std::vector<std::int64_t>> particle_halves(std::int64_t particles, std::uint64_t stream)
+{
+  std::vector<std::int64_t> order(particles);
+  std::iota(order.begin(), order.end(), 0);
+  std::uint64_t state = stream;
+  for (std::int64_t i = particles - 1; i > 0; --i)
+    std::swap(order[i], order[splitmix64(state) % static_cast<std::uint64_t>(i + 1)]);
+  std::vector<std::vector<std::int64_t>> halves{
+      {order.begin(), order.begin() + particles / 2}, {order.begin() + particles / 2, order.end()}};
+  for (auto &h : halves) std::sort(h.begin(), h.end());
+  return halves;
+}
+
+}    // namespace
 
 FlowImpl::FlowImpl(const FlowOptions &options) : options_(options)
 {
@@ -21,11 +51,21 @@ FlowImpl::FlowImpl(const FlowOptions &options) : options_(options)
       steps_.push_back(shift);
       for (std::int64_t i = 0; i < d; ++i) {
         const auto component = half == 0 ? i : d - 1 - i;
-        Step step;
-        step.coupling = register_module(
-            block + "coupling" + std::to_string(half * d + i), Coupling(component, options_));
-        steps_.push_back(step);
-        couplings_.push_back(step.coupling);
+        const auto name = block + "coupling" + std::to_string(half * d + i);
+        std::vector<std::pair<std::string, std::vector<std::int64_t>>> parts{{name, {}}};
+        if (options_.split == CouplingSplit::particle) {
+          const auto halves =
+              particle_halves(options_.num_particles - 1, static_cast<std::uint64_t>(
+                                                              (b * 2 + half) * d + i));
+          parts = {{name + "a", halves[0]}, {name + "b", halves[1]}};
+        }
+        for (const auto &part : parts) {
+          Step step;
+          step.coupling =
+              register_module(part.first, Coupling(component, options_, part.second));
+          steps_.push_back(step);
+          couplings_.push_back(step.coupling);
+        }
       }
     }
   }

@@ -70,6 +70,8 @@ void FlowOptions::validate() const
 {
   require(num_particles >= 2, "num_particles", "at least 2", num_particles);
   require(dimension == 2 || dimension == 3, "dimension", "2 or 3", dimension);
+  require(split != CouplingSplit::particle || num_particles >= 3, "num_particles",
+          "at least 3 for the particle split", num_particles);
   require(blocks >= 1, "blocks", "at least 1", blocks);
   require(bins >= 2, "bins", "at least 2", bins);
   require(frequencies >= 1, "frequencies", "at least 1", frequencies);
@@ -91,9 +93,25 @@ std::string FlowOptions::describe() const
   std::ostringstream s;
   s << "N=" << num_particles << " d=" << dimension << " blocks=" << blocks << " bins=" << bins
     << " frequencies=" << frequencies << " embedding=" << embedding << " heads=" << heads
-    << " layers=" << layers << " feedforward=" << feedforward << " " << dtype_name(dtype) << " "
+    << " layers=" << layers << " feedforward=" << feedforward << " ";
+  // Only the particle split is named: the text of a component-split flow is what it was
+  // before the split existed, so the checksums of those model files still verify.
+  if (split == CouplingSplit::particle) s << "split=particle ";
+  s << dtype_name(dtype) << " "
     << device.str();
   return s.str();
+}
+
+std::string split_name(CouplingSplit split)
+{
+  return split == CouplingSplit::particle ? "particle" : "component";
+}
+
+CouplingSplit split_from_name(const std::string &name)
+{
+  if (name == "component") return CouplingSplit::component;
+  if (name == "particle") return CouplingSplit::particle;
+  throw std::invalid_argument("unknown coupling split '" + name + "'; valid: component, particle");
 }
 
 std::string dtype_name(torch::Dtype dtype)

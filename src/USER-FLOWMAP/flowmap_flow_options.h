@@ -16,6 +16,15 @@
 
 namespace flowmap {
 
+// How a coupling splits the coordinates (METHOD.md section 5 and doc/design.md section 4).
+//   component: C(c | rest) transforms component c of every particle, conditioned on the other
+//     components of all particles (the published layout). No coupling sees the distance
+//     between two particles along c, so pair structure is learnt only through depth.
+//   particle: each such coupling is two, C(c of S | rest) and C(c of S' | rest), for a fixed
+//     partition S, S' of the particles; the conditioner sees every coordinate but the ones
+//     being transformed, so a particle's spline knows where its untransformed neighbours are.
+enum class CouplingSplit { component, particle };
+
 struct FlowOptions {
   std::int64_t num_particles = 32;    // N including the reference particle
   std::int64_t dimension = 2;         // 2 or 3
@@ -27,6 +36,7 @@ struct FlowOptions {
   std::int64_t heads = 2;
   std::int64_t layers = 1;            // transformer encoder layers per conditioner
   std::int64_t feedforward = 128;     // hidden width of the encoder's feed-forward part
+  CouplingSplit split = CouplingSplit::component;
   // Floors that keep every spline bin and knot slope away from zero, so the inverse and the
   // log-derivative stay finite whatever the conditioner outputs. Bin sizes are in internal
   // units, where the circle [-1, 1) has length 2.
@@ -44,11 +54,19 @@ struct FlowOptions {
   // std::invalid_argument naming the first bad field and what it must be.
   void validate() const;
 
-  // 2D block: [shift, C(x|y), C(y|x), shift, C(y|x), C(x|y)]; 3D: 2 shifts and 6 couplings.
-  std::int64_t couplings_per_block() const { return 2 * dimension; }
+  // 2D block: [shift, C(x|y), C(y|x), shift, C(y|x), C(x|y)]; 3D: 2 shifts and 6 couplings;
+  // twice as many with the particle split.
+  std::int64_t couplings_per_block() const
+  {
+    return 2 * dimension * (split == CouplingSplit::particle ? 2 : 1);
+  }
   std::int64_t spline_parameters() const { return 3 * bins; }
   std::string describe() const;    // one line, for logs
 };
+
+// "component" / "particle"; std::invalid_argument for anything else.
+std::string split_name(CouplingSplit split);
+CouplingSplit split_from_name(const std::string &name);
 
 // "float32" / "float64"; std::invalid_argument for anything else.
 std::string dtype_name(torch::Dtype dtype);

@@ -162,9 +162,15 @@ void write_options(OutputArchive &a, const FlowOptions &o)
   a.write("min_bin_size", o.min_bin_size);
   a.write("min_derivative", o.min_derivative);
   a.write("dtype", dtype_name(o.dtype));
+  if (o.split != CouplingSplit::component) a.write("split", split_name(o.split));
 }
 
-FlowOptions read_options(const Reader &r)
+std::int64_t format_version(const FlowOptions &o)
+{
+  return o.split == CouplingSplit::component ? 1 : kModelFormatVersion;
+}
+
+FlowOptions read_options(const Reader &r, std::int64_t version)
 {
   FlowOptions o;
   o.num_particles = r.integer("num_particles");
@@ -179,8 +185,10 @@ FlowOptions read_options(const Reader &r)
   o.min_bin_size = r.real("min_bin_size");
   o.min_derivative = r.real("min_derivative");
   const auto dtype = r.text("dtype");
+  const auto split = version >= 2 ? r.text("split") : split_name(CouplingSplit::component);
   try {
     o.dtype = dtype_from_name(dtype);
+    o.split = split_from_name(split);
     o.validate();
   } catch (const std::invalid_argument &e) {
     r.fail(std::string("corrupt model: ") + e.what());
@@ -220,20 +228,20 @@ FlowModel read_checked(InputArchive &archive, const std::string &origin)
       format.toStringRef() != kModelFormatName)
     top.fail("not a flowmap model file (no format entry '" + std::string(kModelFormatName) + "')");
   const auto version = top.integer("format_version");
-  if (version != kModelFormatVersion) {
+  if (version < 1 || version > kModelFormatVersion) {
     // Other versions may lay out everything else differently: only the writer's name is
     // worth reading, and only if present.
     c10::IValue writer;
     const bool named = archive.try_read("package_version", writer) && writer.isString();
     top.fail("model file format version " + std::to_string(version) + " (written by " +
              (named ? "USER-FLOWMAP " + writer.toStringRef() : "an unknown version") +
-             "); this build (USER-FLOWMAP " + FLOWMAP_VERSION + ") reads format version " +
+             "); this build (USER-FLOWMAP " + FLOWMAP_VERSION + ") reads format versions 1 to " +
              std::to_string(kModelFormatVersion));
   }
   auto options_archive = top.nested("options");
   auto metadata_archive = top.nested("metadata");
   auto parameter_archive = top.nested("parameters");
-  const auto options = read_options(Reader(options_archive, origin, "options"));
+  const auto options = read_options(Reader(options_archive, origin, "options"), version);
   const auto metadata = read_metadata(Reader(metadata_archive, origin, "metadata"));
   std::optional<FlowModel> model;
   try {
@@ -269,7 +277,7 @@ FlowModel read_checked(InputArchive &archive, const std::string &origin)
 void write_model(OutputArchive &archive, const FlowModel &model)
 {
   archive.write("format", std::string(kModelFormatName));
-  archive.write("format_version", kModelFormatVersion);
+  archive.write("format_version", format_version(model.options()));
   archive.write("package_version", std::string(FLOWMAP_VERSION));
   OutputArchive options, metadata, parameters;
   write_options(options, model.options());

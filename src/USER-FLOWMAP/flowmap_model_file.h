@@ -28,7 +28,9 @@ class ModelFileError : public std::runtime_error {
 };
 
 constexpr const char *kModelFormatName = "flowmap-model";
-constexpr std::int64_t kModelFormatVersion = 1;
+// Version 1: component-split flows; version 2 adds options/split (particle-split flows).
+// Component-split flows are still written as version 1, so that older builds read them.
+constexpr std::int64_t kModelFormatVersion = 2;
 
 // Parameters (as CPU tensors) + all metadata + format name, format version, package version
 // + a checksum over parameters and metadata (LibTorch does not verify its zip CRCs).

@@ -17,10 +17,11 @@ using ::testing::HasSubstr;
 
 namespace {
 
-FlowModel make_model(torch::Dtype dtype)
+FlowModel make_model(torch::Dtype dtype, CouplingSplit split = CouplingSplit::component)
 {
   auto o = FlowOptions::preset("small", 12, 2);
   o.dtype = dtype;
+  o.split = split;
   ModelMetadata m;
   m.units = "lj";
   m.source_box = {4.0, 4.5};
@@ -66,13 +67,15 @@ std::string load_error(const std::string &path)
 
 TEST(ModelFile, SaveAndLoadGiveBitIdenticalOutputs)
 {
+  for (auto split : {CouplingSplit::component, CouplingSplit::particle})
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
-    auto model = make_model(dtype);
+    auto model = make_model(dtype, split);
     const auto path = fresh_path("roundtrip.pt");
     save_model(model, path);
     auto loaded = load_model(path);
     const auto &a = model.options(), &b = loaded.options();
     EXPECT_EQ(b.describe(), a.describe());
+    EXPECT_EQ(b.split, split);
     EXPECT_EQ(b.min_bin_size, a.min_bin_size);
     EXPECT_EQ(b.min_derivative, a.min_derivative);
     const auto &m = loaded.metadata();
@@ -197,7 +200,31 @@ TEST(ModelFile, FutureFormatVersionIsRefusedNamingBothVersions)
   archive.save_to(path);
   const auto msg = load_error(path);
   EXPECT_THAT(msg, HasSubstr("format version " + std::to_string(kModelFormatVersion + 1)));
-  EXPECT_THAT(msg, HasSubstr("reads format version " + std::to_string(kModelFormatVersion)));
+  EXPECT_THAT(msg, HasSubstr("reads format versions 1 to " + std::to_string(kModelFormatVersion)));
+}
+
+TEST(ModelFile, ComponentSplitIsWrittenAsVersion1ForOlderBuildsParticleSplitAsVersion2)
+{
+  for (auto split : {CouplingSplit::component, CouplingSplit::particle}) {
+    const auto path = fresh_path("versions.pt");
+    save_model(make_model(torch::kFloat32, split), path);
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    c10::IValue version, options_split;
+    ASSERT_TRUE(archive.try_read("format_version", version));
+    torch::serialize::InputArchive options;
+    ASSERT_TRUE(archive.try_read("options", options));
+    const bool has_split = options.try_read("split", options_split);
+    if (split == CouplingSplit::component) {
+      // exactly the layout that builds before the split existed read
+      EXPECT_EQ(version.toInt(), 1);
+      EXPECT_FALSE(has_split);
+    } else {
+      EXPECT_EQ(version.toInt(), 2);
+      ASSERT_TRUE(has_split);
+      EXPECT_EQ(options_split.toStringRef(), "particle");
+    }
+  }
 }
 
 namespace {
@@ -205,10 +232,10 @@ namespace {
 // A model archive laid out by hand (format 1), so that single entries can be broken.
 void write_layout(torch::serialize::OutputArchive &archive, const FlowModel &model,
                   torch::serialize::OutputArchive &options,
-                  torch::serialize::OutputArchive &parameters)
+                  torch::serialize::OutputArchive &parameters, std::int64_t version = 1)
 {
   archive.write("format", std::string(kModelFormatName));
-  archive.write("format_version", kModelFormatVersion);
+  archive.write("format_version", version);
   archive.write("package_version", std::string("test"));
   torch::serialize::OutputArchive metadata;
   const auto &m = model.metadata();
@@ -288,6 +315,27 @@ TEST(ModelFile, MissingOrMisshapenParametersAreRefused)
     write_layout(archive, model, options, parameters);
     archive.save_to(fresh_path("no_options.pt"));
     EXPECT_THAT(load_error("no_options.pt"), HasSubstr("options/dimension"));
+  }
+}
+
+TEST(ModelFile, Version2WithoutOrWithAnUnknownSplitIsRefused)
+{
+  auto model = make_model(torch::kFloat32, CouplingSplit::particle);
+  for (const std::string split : {"", "diagonal"}) {
+    torch::serialize::OutputArchive archive, options, parameters;
+    write_options(options, model.options());
+    if (!split.empty()) options.write("split", split);
+    for (const auto &item : model.flow()->named_parameters())
+      parameters.write(item.key(), item.value().detach());
+    write_layout(archive, model, options, parameters, 2);
+    archive.save_to(fresh_path("split.pt"));
+    const auto msg = load_error("split.pt");
+    if (split.empty()) {
+      EXPECT_THAT(msg, HasSubstr("options/split"));
+    } else {
+      EXPECT_THAT(msg, HasSubstr("unknown coupling split 'diagonal'"));
+      EXPECT_THAT(msg, HasSubstr("component, particle"));
+    }
   }
 }
 

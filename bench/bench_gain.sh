@@ -10,7 +10,10 @@
 #      from the same runs.
 # Usage: bench/bench_gain.sh [system (I)] [minutes ("5 15 30 60")] [frames (50000)]
 # BUILD selects the build folder (default build), OUT the results folder (default
-# bench/out/gain_<system>, kept), FLOWARGS extra fix flowmap keywords for the training. Takes the training budget plus about 3 minutes per snapshot.
+# bench/out/gain_<system>, kept), FLOWARGS extra fix flowmap keywords for the training, SETS
+# the number of independent sets of frames per direction for the last snapshot (default 1;
+# the study's protocol is 10): its row then gives the mean RESS over the sets +- the
+# standard error, and the ratio of the means. Takes the training budget plus about 3 minutes per snapshot.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -33,27 +36,36 @@ lmp -in "$here/in.bench_gain" -var system "$system" -var minutes "$minutes" -log
   -var flowargs "${FLOWARGS:-}" -screen none
 grep '^BENCH' train.log
 
-printf '\n%-8s %7s %12s %12s %7s %12s %12s %7s\n' minutes steps "A->B id" "A->B flow" ratio \
+printf '\n%-8s %7s %19s %19s %7s %19s %19s %7s\n' minutes steps "A->B id" "A->B flow" ratio \
   "B->A id" "B->A flow" ratio
+last=$(echo "$minutes" | awk '{print $NF}')
 for m in $minutes; do
   mkdir -p "eval_$m"
+  sets=1
+  [ "$m" = "$last" ] && sets=${SETS:-1}
   (cd "eval_$m" && lmp -in "$root/examples/lammps_inputs/in.wca2lj_map" -var system "$system" \
-    -var flow "$out/snapshot_${m}min.flow" -var frames "$frames" -var plots no \
-    -log log.lammps -screen none)
+    -var flow "$out/snapshot_${m}min.flow" -var frames "$frames" -var sets "$sets" \
+    -var plots no -log log.lammps -screen none)
   steps=$(sed -n "s/^BENCH snapshot $m min: steps \([0-9]*\).*/\1/p" train.log)
   "$python" - "eval_$m" "$m" "$steps" <<'EOF'
 import sys
+import numpy as np
 folder, minutes, steps = sys.argv[1:4]
 row = [minutes, steps]
 for name in ("forward", "inverse"):
-    with open(f"{folder}/{name}.sets") as table:
-        v = [float(x) for x in next(l for l in table if not l.startswith("#")).split()]
-    row += [f"{v[4]:.3e}", f"{v[2]:.3e}", f"{v[2] / v[4]:.2f}"]
-print("%-8s %7s %12s %12s %7s %12s %12s %7s" % tuple(row))
+    v = np.atleast_2d(np.loadtxt(f"{folder}/{name}.sets"))
+    flow, identity = v[:, 2], v[:, 4]
+    def cell(x):
+        if x.size == 1:
+            return f"{x[0]:.3e}"
+        return f"{x.mean():.3e}+-{x.std(ddof=1) / np.sqrt(x.size):.1e}"
+    row += [cell(identity), cell(flow), f"{flow.mean() / identity.mean():.2f}"]
+print("%-8s %7s %19s %19s %7s %19s %19s %7s" % tuple(row))
+if v.shape[0] > 1:
+    print(f"{'':8s} {'':7s} ({v.shape[0]} sets of {v[0, 1]:.0f} frames per direction)")
 EOF
 done
 
-last=$(echo "$minutes" | awk '{print $NF}')
 echo
 "$python" - "eval_$last/log.lammps" "eval_$last/forward.sets" "eval_$last/inverse.sets" \
   "eval_$last/inverse_1.weights" <<'EOF'
@@ -64,10 +76,10 @@ text = open(log).read()
 timing = {d: [float(x) for x in re.search(d + r" timing: md ([0-9.]+) s, mapping and weighing "
                                           r"([0-9.]+) s, ([0-9]+) frames", text).groups()]
           for d in ("A->B", "B->A")}
-def first_row(path):
-    with open(path) as table:
-        return [float(x) for x in next(l for l in table if not l.startswith("#")).split()]
-fwd, inv = first_row(fwd_sets), first_row(inv_sets)
+def mean_row(path):
+    # RESS and the rest averaged over the sets (one row per set)
+    return np.atleast_2d(np.loadtxt(path)).mean(axis=0)
+fwd, inv = mean_row(fwd_sets), mean_row(inv_sets)
 md_a, map_a, n_a = timing["A->B"]
 md_b, map_b, n_b = timing["B->A"]
 # statistical inefficiency of the target energy in frames (every 100 steps), Sokal window

@@ -33,6 +33,7 @@ FlowOptions FlowOptions::preset(const std::string &name, std::int64_t num_partic
   o.num_particles = num_particles;
   o.dimension = dimension;
   if (name == "published") {
+    o.split = CouplingSplit::component;
     o.blocks = 8;
     o.bins = 16;
     o.frequencies = 8;
@@ -43,6 +44,7 @@ FlowOptions FlowOptions::preset(const std::string &name, std::int64_t num_partic
   } else if (name == "default") {
     // the member initialisers are the default preset
   } else if (name == "small") {
+    o.split = CouplingSplit::component;
     o.blocks = 2;
     o.bins = 8;
     o.frequencies = 4;
@@ -51,6 +53,7 @@ FlowOptions FlowOptions::preset(const std::string &name, std::int64_t num_partic
     o.layers = 1;
     o.feedforward = 64;
   } else if (name == "tiny") {
+    o.split = CouplingSplit::component;
     o.blocks = 1;
     o.bins = 6;
     o.frequencies = 2;

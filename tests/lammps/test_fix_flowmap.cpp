@@ -132,7 +132,8 @@ struct Frames {
   }
 };
 
-// A model trained briefly on the shared frames, in float64, for the inference tests.
+// A model trained briefly on the shared frames, in float64, for the inference tests; particle
+// split, as the default network, with the tiny sizes.
 const std::string &trained_model()
 {
   static const std::string path = [] {
@@ -141,8 +142,9 @@ const std::string &trained_model()
     r.load_plugin();
     r.commands(system_lines());
     r.commands(kWcaLines);
-    r.commands({fix_flowmap("f", 20, "arch tiny precision float64 batch 16 steps 1 holdout 10 "
-                                     "lr 3e-3 save trained.flow frames " + frames.target),
+    r.commands({fix_flowmap("f", 20, "arch tiny split particle precision float64 batch 16 "
+                                     "steps 1 holdout 10 lr 3e-3 save trained.flow frames " +
+                                         frames.target),
                 "rerun " + frames.source + " dump x y"});
     return std::string("trained.flow");
   }();
@@ -206,6 +208,8 @@ TEST_F(FixFlowMapErrors, Syntax)
               HasSubstr("kld 1 needs source frames"));
   EXPECT_THAT(error(fix_flowmap("f", 10, "kld 0")), HasSubstr("needs kld or nll > 0 to train"));
   EXPECT_THAT(error(fix_flowmap("f", 10, "arch huge")), HasSubstr("arch huge is unknown"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "split diagonal")),
+              HasSubstr("split must be component or particle, got diagonal"));
   EXPECT_THAT(error(fix_flowmap("f", 10, "precision half")),
               HasSubstr("precision must be float32 or float64"));
   EXPECT_THAT(error(fix_flowmap("f", 10, "decay 2.0 100")),
@@ -512,8 +516,10 @@ TEST(FixFlowMap, LossGradientThroughTheBridgeMatchesFiniteDifferences)
   setup.pair_commands = kLjLines;
   LAMMPS_NS::FlowMapBridge lj(setup);
 
+  for (const auto split : {flowmap::CouplingSplit::component, flowmap::CouplingSplit::particle}) {
   auto options = flowmap::FlowOptions::preset("tiny", 25, 2);
   options.dtype = torch::kFloat64;
+  options.split = split;
   flowmap::ModelMetadata meta;
   meta.source_box = meta.target_box = {L, L};
   torch::manual_seed(3);
@@ -556,8 +562,9 @@ TEST(FixFlowMap, LossGradientThroughTheBridgeMatchesFiniteDifferences)
     largest = std::max(largest, std::fabs(analytic));
     ++checked;
   }
-  EXPECT_GT(checked, 4);
+  EXPECT_GT(checked, 4) << flowmap::split_name(split);
   EXPECT_GT(largest, 1e-2);
+  }
 }
 
 namespace {
@@ -569,9 +576,9 @@ std::string train_by_rerun(LammpsRunner &r, const std::string &save, const std::
   r.load_plugin();
   r.commands(system_lines());
   r.commands(kWcaLines);
-  r.commands({fix_flowmap("f", 20, "arch tiny precision float64 batch 16 steps 0.5 holdout 10 "
-                                   "validate 7 seed 11 frames " + frames.target + " save " + save +
-                                   " " + extra),
+  r.commands({fix_flowmap("f", 20, "arch tiny split particle precision float64 batch 16 "
+                                   "steps 0.5 holdout 10 validate 7 seed 11 frames " +
+                                   frames.target + " save " + save + " " + extra),
               "rerun " + frames.source + " " + rerun_args + " dump x y"});
   return save;
 }
@@ -689,9 +696,9 @@ TEST(FixFlowMap, RestartEqualsUninterruptedTraining)
     r.load_plugin();
     r.commands({"read_restart half.restart"});
     r.commands(kWcaLines);
-    r.commands({fix_flowmap("f", 20, "arch tiny precision float64 batch 16 steps 0.5 holdout 10 "
-                                     "validate 7 seed 11 frames " + frames.target +
-                                     " save resumed.flow"),
+    r.commands({fix_flowmap("f", 20, "arch tiny split particle precision float64 batch 16 "
+                                     "steps 0.5 holdout 10 validate 7 seed 11 frames " +
+                                     frames.target + " save resumed.flow"),
                 "rerun " + frames.source + " first 1200 dump x y"});
   }
   if (world_rank() == 0) {

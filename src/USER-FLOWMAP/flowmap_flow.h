@@ -4,8 +4,10 @@
    A stack of blocks. 2D block: [shift, C(x|y), C(y|x), shift, C(y|x), C(x|y)], the
    published layout. 3D block, the same pattern: [shift, C(x|yz), C(y|zx), C(z|xy), shift,
    C(z|xy), C(y|zx), C(x|yz)], so every component is transformed twice per block, once
-   early and once late, conditioned each time on the two others. The inverse runs the steps
-   backwards with the same parameters. Starts as the exact identity.
+   early and once late, conditioned each time on the two others. With the particle split
+   (FlowOptions::split) each coupling is two, over the halves of a fixed partition of the
+   particles. The inverse runs the steps backwards with the same parameters. Starts as the
+   exact identity.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_FLOW_H

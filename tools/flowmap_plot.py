@@ -25,6 +25,7 @@ status is 1 if anything was skipped.
 
 Usage: flowmap_plot.py report [--dir DIR] [--output DIR] [--system NAME]
                               [--densities RHO_A RHO_B] [--temperatures T_A T_B]
+                              [--no-training]
        flowmap_plot.py ress FILE [FILE ...] [--bootstrap N]
        flowmap_plot.py scan TABLE -o scan.png [--mark RHO T [--mark ...]] [--linear]
 Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib).
@@ -485,10 +486,11 @@ def run_report(args):
                               dumps["forward"], dumps["inverse"], scale, output)
     written += plot_direction(plt, "inverse", "B->A", weights["inverse"], weights["forward"],
                               dumps["inverse"], dumps["forward"], 1.0 / scale, output)
-    curve = attempt("training curves", read_columns, os.path.join(directory, "training.curve"),
-                    17)
-    if curve is not None:
-        written += plot_training(plt, curve, output)
+    if not args.no_training:
+        curve = attempt("training curves", read_columns,
+                        os.path.join(directory, "training.curve"), 17)
+        if curve is not None:
+            written += plot_training(plt, curve, output)
     for path in written:
         print(f"flowmap_plot report: wrote {path}")
     for line in skipped:
@@ -606,6 +608,8 @@ def main(argv=None):
     report.add_argument("--dir", default=".", help="folder with the run's outputs (default .)")
     report.add_argument("--output", help="folder for results.txt and the PNGs (default --dir)")
     report.add_argument("--system", default="", help="system name for the title (I, II, III)")
+    report.add_argument("--no-training", action="store_true",
+                        help="the run trained nothing: do not look for training.curve")
     report.add_argument("--densities", nargs=2, type=float, metavar=("RHO_A", "RHO_B"),
                         help="source and target densities (default: equal)")
     report.add_argument("--temperatures", nargs=2, type=float, metavar=("T_A", "T_B"),

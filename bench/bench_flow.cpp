@@ -5,7 +5,7 @@
 // usage: bench_flow [--preset NAME]... [--blocks B] [--embedding E] [--feedforward W]
 //                   [--bins K] [--frequencies F] [--layers L] [--heads H] [--particles N]
 //                   [--dimension D] [--batch B] [--threads T] [--repeat R] [--no-train]
-//                   [--no-breakdown] [--no-cache] [--blas-threads T]
+//                   [--no-breakdown] [--no-cache] [--blas-threads T] [--split S]
 // --threads sets LibTorch's threads and, unless --blas-threads says otherwise, OpenBLAS's.
 // Size options override every preset given. Each figure is the best of R timed calls after
 // one warm-up call (medians are printed next to the headline figures).
@@ -36,6 +36,7 @@ struct Args {
   std::int64_t particles = 32, dimension = 2, batch = 512, threads = 2, repeat = 5;
   std::int64_t blas_threads = 0;    // 0: same as threads
   bool train = true, breakdown = true, cache = true;
+  std::string split;    // empty: the preset's
 };
 
 Args parse(int argc, char **argv)
@@ -65,6 +66,7 @@ Args parse(int argc, char **argv)
     else if (name == "no-train") a.train = false;
     else if (name == "no-breakdown") a.breakdown = false;
     else if (name == "no-cache") a.cache = false;
+    else if (name == "split") a.split = value();
     else {
       std::fprintf(stderr, "bench_flow: unknown option %s\n", flag.c_str());
       std::exit(2);
@@ -86,6 +88,7 @@ FlowOptions make_options(const Args &a, const std::string &preset)
     if (name == "layers") o.layers = v;
     if (name == "heads") o.heads = v;
   }
+  if (!a.split.empty()) o.split = split_from_name(a.split);
   o.validate();
   return o;
 }

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Tables of bench/bench_gain.sh, from the files its runs leave (one place for the arithmetic).
+
+    gain_report.py row OUT MINUTES       the RESS row of one snapshot (identity, flow, ratio
+                                         per direction; mean +- standard error over sets)
+    gain_report.py costs OUT MINUTES     mapping throughput and CPU time per effective target
+                                         sample via the flow, identity weights and target MD
+    gain_report.py sidefile OUT SYSTEM MINUTES COMMIT [--budgets B] [--flowargs F]
+                                         the side file of a shipped flow (potentials/*.txt)
+
+OUT is a bench_gain.sh results folder: train.log (its BENCH lines) and eval_<MINUTES>/
+(in.wca2lj_map's forward.sets, inverse.sets, *.weights and log.lammps).
+"""
+import argparse
+import datetime
+import glob
+import os
+import re
+import sys
+
+import numpy as np
+
+SYSTEMS = {
+    "I": "WCA rho 0.735 T 2.0 -> LJ rho 0.735 T 1.0",
+    "II": "WCA rho 0.735 T 1.0 -> LJ rho 0.735 T 0.5",
+    "III": "WCA rho 0.735 T 1.0 -> LJ rho 0.704 T 0.608",
+}
+# Columns of in.wca2lj_map's *.sets files and of compute ress's per-frame files.
+SET_FRAMES, SET_RESS, SET_RESS_IDENTITY, SET_F, SET_F_IDENTITY = 1, 2, 4, 6, 8
+FRAME_U_TO, FRAME_LOG_W, FRAME_LOG_W_IDENTITY = 2, 3, 5
+
+
+def fail(message):
+    sys.exit(f"gain_report.py: {message}")
+
+
+def load(path):
+    if not os.path.exists(path):
+        fail(f"{path} is missing: did the evaluation of this snapshot run?")
+    return np.atleast_2d(np.loadtxt(path))
+
+
+def sets(out, minutes, direction):
+    return load(os.path.join(out, f"eval_{minutes}", f"{direction}.sets"))
+
+
+def frames(out, minutes, direction):
+    files = sorted(glob.glob(os.path.join(out, f"eval_{minutes}", f"{direction}_*.weights")))
+    if not files:
+        fail(f"no {direction}_*.weights in {os.path.join(out, f'eval_{minutes}')}")
+    return np.concatenate([load(f) for f in files])
+
+
+def cell(values):
+    if values.size == 1:
+        return f"{values[0]:.3e}"
+    return f"{values.mean():.3e}+-{values.std(ddof=1) / np.sqrt(values.size):.1e}"
+
+
+def ress_cells(v):
+    return [cell(v[:, SET_RESS_IDENTITY]), cell(v[:, SET_RESS]),
+            f"{v[:, SET_RESS].mean() / v[:, SET_RESS_IDENTITY].mean():.2f}"]
+
+
+def kl_gain(out, minutes, direction):
+    # Mean log-weight of the flow minus the identity's over every frame of every set, in nats.
+    w = frames(out, minutes, direction)
+    return w[:, FRAME_LOG_W].mean() - w[:, FRAME_LOG_W_IDENTITY].mean()
+
+
+def bench_line(out, minutes):
+    log = os.path.join(out, "train.log")
+    if not os.path.exists(log):
+        fail(f"{log} is missing")
+    match = re.search(rf"^BENCH snapshot {minutes} min: (.*)$", open(log).read(), re.M)
+    if not match:
+        fail(f"{log} has no BENCH line for the {minutes}-minute snapshot")
+    return match.group(1)
+
+
+def steps_of(out, minutes):
+    return re.search(r"steps (\d+)", bench_line(out, minutes)).group(1)
+
+
+def statistical_inefficiency(u):
+    # In frames, Sokal's automatic window.
+    u = u - u.mean()
+    acf = np.correlate(u, u, "full")[u.size - 1:] / (u.var() * np.arange(u.size, 0, -1))
+    g = 1.0
+    for t in range(1, u.size // 4):
+        g += 2 * acf[t]
+        if t >= 5 * g:
+            break
+    return max(g, 1.0)
+
+
+def row(args):
+    forward, inverse = sets(args.out, args.minutes, "forward"), sets(args.out, args.minutes,
+                                                                     "inverse")
+    cells = [args.minutes, steps_of(args.out, args.minutes)]
+    cells += ress_cells(forward) + ress_cells(inverse)
+    print("%-8s %7s %19s %19s %7s %19s %19s %7s" % tuple(cells))
+    if forward.shape[0] > 1:
+        print(f"{'':8s} {'':7s} ({forward.shape[0]} sets of {forward[0, SET_FRAMES]:.0f} "
+              "frames per direction)")
+
+
+def costs(args):
+    log = os.path.join(args.out, f"eval_{args.minutes}", "log.lammps")
+    if not os.path.exists(log):
+        fail(f"{log} is missing")
+    text = open(log).read()
+    timing = {}
+    for d in ("A->B", "B->A"):
+        m = re.search(d + r" timing: md ([0-9.]+) s, mapping and weighing ([0-9.]+) s, "
+                      r"([0-9]+) frames", text)
+        if not m:
+            fail(f"{log} has no {d} timing line")
+        timing[d] = [float(x) for x in m.groups()]
+    ress_flow = sets(args.out, args.minutes, "forward")[:, SET_RESS].mean()
+    ress_identity = sets(args.out, args.minutes, "forward")[:, SET_RESS_IDENTITY].mean()
+    md_a, map_a, n_a = timing["A->B"]
+    md_b, map_b, n_b = timing["B->A"]
+    # U_B of the target MD frames: the "from" energy of the first backward set
+    first_set = load(os.path.join(args.out, f"eval_{args.minutes}", "inverse_1.weights"))
+    g = statistical_inefficiency(first_set[:, 1])
+    print(f"mapping throughput (flow + target energy + identity baseline, 2 ranks): "
+          f"{n_a / map_a:.0f} configurations/s A->B, {n_b / map_b:.0f} B->A "
+          f"(published: 5e4 in about 5 s on a GPU, 1e4/s)")
+    print("CPU seconds (2 cores) per effective target sample:")
+    print(f"  via the flow          {(md_a + map_a) / n_a / ress_flow:.3e}  (source MD + mapping,"
+          f" RESS {ress_flow:.3e})")
+    print(f"  via identity weights  {(md_a / n_a) / ress_identity:.3e}  (source MD, RESS "
+          f"{ress_identity:.3e}; energy evaluation included in MD time)")
+    print(f"  via target MD         {(md_b / n_b) * g:.3e}  (100 steps per frame, statistical"
+          f" inefficiency of U_B {g:.2f} frames)")
+
+
+def sidefile(args):
+    forward, inverse = sets(args.out, args.minutes, "forward"), sets(args.out, args.minutes,
+                                                                     "inverse")
+    n_sets, n_frames = forward.shape[0], int(forward[0, SET_FRAMES])
+    measured = f"           {args.minutes:<7s} {steps_of(args.out, args.minutes):>6s}  " + \
+        "  ".join(ress_cells(forward) + ress_cells(inverse))
+    budgets = args.budgets or args.minutes
+    flowargs = f', FLOWARGS="{args.flowargs}"' if args.flowargs else ""
+    keywords = "fix flowmap defaults" + (f" + {args.flowargs}" if args.flowargs else "")
+    today = datetime.date.today().strftime("%d %b %Y")
+    print(f"""\
+# potentials/wca2lj_{args.system}.flow: flow for system {args.system} of the reference study (METHOD.md section 3)
+system:    32 particles, 2D, {SYSTEMS[args.system]} (LJ cut 2.5 sigma, shifted; WCA = LJ cut 2^(1/6), shifted)
+network:   fix flowmap default preset (particle split, 2 blocks of 8 couplings, embedding 32, feed-forward 64, 16 bins,
+           8 frequencies, 2 heads, 1 encoder layer, 0.18 M parameters, float32; model format 2)
+produced:  bench/bench_gain.sh {args.system} "{budgets}"{flowargs} (bench/in.bench_gain: {keywords}, seed 31,
+           20000 target frames for NLL, 2 MPI ranks x 1 thread), the snapshot after {args.minutes} minutes of training
+           on the 2-core build machine (OpenBLAS AVX2 kernels), {today}, sources of commit {args.commit}
+training:  {args.minutes} min: {bench_line(args.out, args.minutes)}
+           (validation on the 1000 hold-out frames of each state; see doc/fix_flowmap.rst on why RESS of 1000 frames is noisy)
+measured:  examples/lammps_inputs/in.wca2lj_map -var system {args.system} -var frames {n_frames} -var sets {n_sets} (seed 7), fresh frames,
+           {n_sets} sets per direction (mean +- standard error over sets; ratio of the means):
+           minutes steps A->B RESS identity, flow, ratio; B->A RESS identity, flow, ratio
+{measured}
+           KL gain (mean log-weight of the flow minus the identity's, nats): A->B, B->A {kl_gain(args.out, args.minutes, "forward"):.3f} {kl_gain(args.out, args.minutes, "inverse"):.3f}
+           free energy (reduced), flow: A->B {forward[:, SET_F].mean():.4f}, B->A {inverse[:, SET_F].mean():.4f}; identity: {forward[:, SET_F_IDENTITY].mean():.4f}, {inverse[:, SET_F_IDENTITY].mean():.4f}""")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, func in (("row", row), ("costs", costs)):
+        p = commands.add_parser(name)
+        p.add_argument("out")
+        p.add_argument("minutes")
+        p.set_defaults(func=func)
+    p = commands.add_parser("sidefile")
+    p.add_argument("out")
+    p.add_argument("system", choices=sorted(SYSTEMS))
+    p.add_argument("minutes")
+    p.add_argument("commit")
+    p.add_argument("--budgets", help="the budgets bench_gain.sh was given (default: MINUTES)")
+    p.add_argument("--flowargs", default="", help="FLOWARGS of that bench_gain.sh run")
+    p.set_defaults(func=sidefile)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""bench/gain_report.py (the tables of bench/bench_gain.sh) against hand-computed values.
+
+Run by CTest as tools.test_gain_report (python3 -m unittest); needs numpy.
+"""
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                    "gain_report.py")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True,
+                          check=False)
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def sets_file(rows):
+    # set frames RESS err RESS_identity err F err F_identity err
+    text = "# set frames RESS err RESS_identity err F err F_identity err\n"
+    for k, (ress, ress_identity, f, f_identity) in enumerate(rows, 1):
+        text += f"{k} 1000 {ress!r} 0 {ress_identity!r} 0 {f!r} 0 {f_identity!r} 0\n"
+    return text
+
+
+def weights_file(u_from, log_w, log_w_identity):
+    text = "# step U_from U_to log_w U_to_identity log_w_identity\n"
+    for k, (u, a, b) in enumerate(zip(u_from, log_w, log_w_identity)):
+        text += f"{100 * k} {u!r} 0.0 {a!r} 0.0 {b!r}\n"
+    return text
+
+
+class GainReport(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.TemporaryDirectory()
+        out = self.out = self.folder.name
+        write(f"{out}/train.log", "noise\nBENCH snapshot 60 min: steps 1234 validation RESS "
+              "A->B 0.1 (identity 0.01) B->A 0.05 (identity 0.005) KL gain 2.5 1.5\n")
+        write(f"{out}/eval_60/forward.sets", sets_file([(0.06, 0.01, -61.6, -61.5),
+                                                        (0.02, 0.03, -61.4, -61.7)]))
+        write(f"{out}/eval_60/inverse.sets", sets_file([(0.01, 0.002, 61.5, 61.9),
+                                                        (0.03, 0.002, 61.7, 61.7)]))
+        write(f"{out}/eval_60/forward_1.weights", weights_file([0, 0], [1.0, 3.0], [0.0, 0.0]))
+        write(f"{out}/eval_60/forward_2.weights", weights_file([0, 0], [2.0, 2.0], [1.0, 1.0]))
+        # alternating U_B: the autocorrelation is -1 at lag 1, so the inefficiency is 1 frame
+        write(f"{out}/eval_60/inverse_1.weights",
+              weights_file([1.0, -1.0] * 20, [0.5] * 40, [0.0] * 40))
+        write(f"{out}/eval_60/log.lammps",
+              "A->B timing: md 10.000 s, mapping and weighing 5.000 s, 2000 frames\n"
+              "B->A timing: md 20.000 s, mapping and weighing 8.000 s, 2000 frames\n")
+
+    def tearDown(self):
+        self.folder.cleanup()
+
+    def test_row_is_mean_over_sets_and_ratio_of_the_means(self):
+        result = run("row", self.out, "60")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        cells = result.stdout.split()
+        self.assertEqual(cells[:2], ["60", "1234"])
+        # A->B identity mean 0.02, standard error |0.01 - 0.03| / 2 = 0.01; flow mean 0.04
+        self.assertEqual(cells[2], "2.000e-02+-1.0e-02")
+        self.assertEqual(cells[3], "4.000e-02+-2.0e-02")
+        self.assertAlmostEqual(float(cells[4]), 2.0)
+        self.assertAlmostEqual(float(cells[7]), 0.02 / 0.002)
+        self.assertIn("(2 sets of 1000 frames per direction)", result.stdout)
+
+    def test_costs_from_timings_and_ress(self):
+        result = run("costs", self.out, "60")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        lines = result.stdout.splitlines()
+        self.assertIn("400 configurations/s A->B, 250 B->A", lines[0])
+        figure = {line.split()[1]: float(line.split()[3]) for line in lines[2:]}
+        self.assertAlmostEqual(figure["the"], (10 + 5) / 2000 / 0.04, places=6)
+        self.assertAlmostEqual(figure["identity"], 10 / 2000 / 0.02, places=6)
+        self.assertAlmostEqual(figure["target"], 20 / 2000 * 1.0, places=6)
+
+    def test_sidefile_carries_training_line_kl_gain_and_free_energies(self):
+        result = run("sidefile", self.out, "I", "60", "abc1234", "--budgets", "5 60",
+                     "--flowargs", "decay 0.5 4000")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        text = result.stdout
+        self.assertIn('bench/bench_gain.sh I "5 60", FLOWARGS="decay 0.5 4000"', text)
+        self.assertIn("sources of commit abc1234", text)
+        self.assertIn("60 min: steps 1234 validation RESS A->B 0.1", text)
+        # KL gain: flow log-weights 1, 3, 2, 2 (mean 2) minus identity 0, 0, 1, 1 (mean 0.5)
+        kl = text.split("A->B, B->A")[1].split()
+        self.assertAlmostEqual(float(kl[0]), 1.5, places=3)
+        self.assertAlmostEqual(float(kl[1]), 0.5, places=3)
+        self.assertIn("flow: A->B -61.5000, B->A 61.6000; identity: -61.6000, 61.8000", text)
+
+    def test_missing_evaluation_is_named_and_fails(self):
+        result = run("row", self.out, "30")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("eval_30", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

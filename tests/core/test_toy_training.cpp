@@ -71,6 +71,7 @@ TEST(ToyTraining, KldTrainingReachesRess95From1Percent)
   const double after = ress(flow, 20000, particles);
   std::printf("identity RESS %.4f, trained RESS %.4f after %d steps in %.1f s\n", before, after,
               steps, seconds);
+  // The time is printed, not asserted: speed goals live in bench/, and a loaded machine must
+  // not fail a correctness test.
   EXPECT_GE(after, 0.95);
-  EXPECT_LT(seconds, 60.0);
 }

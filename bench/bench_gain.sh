@@ -14,7 +14,8 @@
 # the number of independent sets of frames per direction for the last snapshot (default 1;
 # the study's protocol is 10): its row then gives the mean RESS over the sets +- the
 # standard error, and the ratio of the means. SKIP_TRAINING=1 evaluates the snapshots an
-# earlier run left in OUT again (e.g. with more SETS) without training. Takes the training budget plus about 3 minutes per snapshot.
+# earlier run left in OUT again (e.g. with more SETS) without training. Takes the training
+# budget plus about 3 minutes per snapshot and set (6 on a slower host).
 # The tables come from bench/gain_report.py, which also writes the side file of a snapshot
 # shipped in potentials/ (gain_report.py sidefile OUT SYSTEM MINUTES COMMIT).
 set -eu

@@ -13,48 +13,52 @@ OUT is a bench_gain.sh results folder: train.log (its BENCH lines) and eval_<MIN
 """
 import argparse
 import datetime
-import glob
 import os
 import re
 import sys
 
 import numpy as np
 
+# The readers and statistics of the package's post-processing tool, so that the benchmark
+# and a user's own report agree on what a file holds and how sets are averaged.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import flowmap_plot  # noqa: E402
+
 SYSTEMS = {
     "I": "WCA rho 0.735 T 2.0 -> LJ rho 0.735 T 1.0",
     "II": "WCA rho 0.735 T 1.0 -> LJ rho 0.735 T 0.5",
     "III": "WCA rho 0.735 T 1.0 -> LJ rho 0.704 T 0.608",
 }
-# Columns of in.wca2lj_map's *.sets files and of compute ress's per-frame files.
+# Columns of in.wca2lj_map's *.sets files.
 SET_FRAMES, SET_RESS, SET_RESS_IDENTITY, SET_F, SET_F_IDENTITY = 1, 2, 4, 6, 8
-FRAME_U_TO, FRAME_LOG_W, FRAME_LOG_W_IDENTITY = 2, 3, 5
 
 
 def fail(message):
     sys.exit(f"gain_report.py: {message}")
 
 
-def load(path):
-    if not os.path.exists(path):
-        fail(f"{path} is missing: did the evaluation of this snapshot run?")
-    return np.atleast_2d(np.loadtxt(path))
-
-
 def sets(out, minutes, direction):
-    return load(os.path.join(out, f"eval_{minutes}", f"{direction}.sets"))
+    try:
+        return flowmap_plot.read_sets(os.path.join(out, f"eval_{minutes}", f"{direction}.sets"))
+    except flowmap_plot.Skipped as missing:
+        fail(f"{missing}: did the evaluation of this snapshot run?")
 
 
-def frames(out, minutes, direction):
-    files = sorted(glob.glob(os.path.join(out, f"eval_{minutes}", f"{direction}_*.weights")))
-    if not files:
-        fail(f"no {direction}_*.weights in {os.path.join(out, f'eval_{minutes}')}")
-    return np.concatenate([load(f) for f in files])
+def frames(out, minutes, direction, numbers=None):
+    # Only the sets of this evaluation (default): an earlier one with more sets leaves more
+    # files.
+    if numbers is None:
+        numbers = [int(k) for k in sets(out, minutes, direction)[:, 0]]
+    try:
+        return flowmap_plot.read_weight_sets(os.path.join(out, f"eval_{minutes}"), direction,
+                                             numbers)
+    except flowmap_plot.Skipped as missing:
+        fail(str(missing))
 
 
 def cell(values):
-    if values.size == 1:
-        return f"{values[0]:.3e}"
-    return f"{values.mean():.3e}+-{values.std(ddof=1) / np.sqrt(values.size):.1e}"
+    mean, error = flowmap_plot.mean_and_error(values)
+    return f"{mean:.3e}" if values.size == 1 else f"{mean:.3e}+-{error:.1e}"
 
 
 def ress_cells(v):
@@ -65,7 +69,7 @@ def ress_cells(v):
 def kl_gain(out, minutes, direction):
     # Mean log-weight of the flow minus the identity's over every frame of every set, in nats.
     w = frames(out, minutes, direction)
-    return w[:, FRAME_LOG_W].mean() - w[:, FRAME_LOG_W_IDENTITY].mean()
+    return w["log_w"].mean() - w["log_w_identity"].mean()
 
 
 def bench_line(out, minutes):
@@ -122,8 +126,7 @@ def costs(args):
     md_a, map_a, n_a = timing["A->B"]
     md_b, map_b, n_b = timing["B->A"]
     # U_B of the target MD frames: the "from" energy of the first backward set
-    first_set = load(os.path.join(args.out, f"eval_{args.minutes}", "inverse_1.weights"))
-    g = statistical_inefficiency(first_set[:, 1])
+    g = statistical_inefficiency(frames(args.out, args.minutes, "inverse", [1])["u_from"])
     print(f"mapping throughput (flow + target energy + identity baseline, 2 ranks): "
           f"{n_a / map_a:.0f} configurations/s A->B, {n_b / map_b:.0f} B->A "
           f"(published: 5e4 in about 5 s on a GPU, 1e4/s)")

@@ -54,6 +54,9 @@ class GainReport(unittest.TestCase):
         # alternating U_B: the autocorrelation is -1 at lag 1, so the inefficiency is 1 frame
         write(f"{out}/eval_60/inverse_1.weights",
               weights_file([1.0, -1.0] * 20, [0.5] * 40, [0.0] * 40))
+        write(f"{out}/eval_60/inverse_2.weights", weights_file([0, 0], [1.5, 1.5], [1.0, 1.0]))
+        # left by an earlier evaluation with more sets: not part of this one
+        write(f"{out}/eval_60/forward_3.weights", weights_file([0], [100.0], [0.0]))
         write(f"{out}/eval_60/log.lammps",
               "A->B timing: md 10.000 s, mapping and weighing 5.000 s, 2000 frames\n"
               "B->A timing: md 20.000 s, mapping and weighing 8.000 s, 2000 frames\n")
@@ -91,7 +94,8 @@ class GainReport(unittest.TestCase):
         self.assertIn('bench/bench_gain.sh I "5 60", FLOWARGS="decay 0.5 4000"', text)
         self.assertIn("sources of commit abc1234", text)
         self.assertIn("60 min: steps 1234 validation RESS A->B 0.1", text)
-        # KL gain: flow log-weights 1, 3, 2, 2 (mean 2) minus identity 0, 0, 1, 1 (mean 0.5)
+        # KL gain: flow log-weights 1, 3, 2, 2 (mean 2) minus identity 0, 0, 1, 1 (mean 0.5);
+        # backward 40 frames at 0.5 and 2 at 1.5 minus 40 at 0 and 2 at 1: 0.5
         kl = text.split("A->B, B->A")[1].split()
         self.assertAlmostEqual(float(kl[0]), 1.5, places=3)
         self.assertAlmostEqual(float(kl[1]), 0.5, places=3)

@@ -30,7 +30,7 @@ SYSTEMS = {
     "III": "WCA rho 0.735 T 1.0 -> LJ rho 0.704 T 0.608",
 }
 # Columns of in.wca2lj_map's *.sets files.
-SET_FRAMES, SET_RESS, SET_RESS_IDENTITY, SET_F, SET_F_IDENTITY = 1, 2, 4, 6, 8
+SET_RESS, SET_RESS_IDENTITY, SET_F, SET_F_IDENTITY = 2, 4, 6, 8
 
 
 def fail(message):
@@ -105,12 +105,15 @@ def row(args):
     cells += ress_cells(forward) + ress_cells(inverse)
     print("%-8s %7s %19s %19s %7s %19s %19s %7s" % tuple(cells))
     if forward.shape[0] > 1:
-        print(f"{'':8s} {'':7s} ({forward.shape[0]} sets of {forward[0, SET_FRAMES]:.0f} "
-              "frames per direction)")
+        n_sets = forward.shape[0]
+        print(f"{'':8s} {'':7s} ({n_sets} sets of "
+              f"{frames_per_set(args.out, args.minutes, n_sets)} frames per direction)")
 
 
-def costs(args):
-    log = os.path.join(args.out, f"eval_{args.minutes}", "log.lammps")
+def timings(out, minutes):
+    # in.wca2lj_map's "A->B timing" and "B->A timing" lines: MD seconds, mapping seconds and
+    # the frames requested over all sets.
+    log = os.path.join(out, f"eval_{minutes}", "log.lammps")
     if not os.path.exists(log):
         fail(f"{log} is missing")
     text = open(log).read()
@@ -121,6 +124,17 @@ def costs(args):
         if not m:
             fail(f"{log} has no {d} timing line")
         timing[d] = [float(x) for x in m.groups()]
+    return timing
+
+
+def frames_per_set(out, minutes, n_sets):
+    # The evaluation's "-var frames": the first set also maps the frame of step 0, so its
+    # count in the .sets file is one more.
+    return round(timings(out, minutes)["A->B"][2] / n_sets)
+
+
+def costs(args):
+    timing = timings(args.out, args.minutes)
     ress_flow = sets(args.out, args.minutes, "forward")[:, SET_RESS].mean()
     ress_identity = sets(args.out, args.minutes, "forward")[:, SET_RESS_IDENTITY].mean()
     md_a, map_a, n_a = timing["A->B"]
@@ -142,7 +156,8 @@ def costs(args):
 def sidefile(args):
     forward, inverse = sets(args.out, args.minutes, "forward"), sets(args.out, args.minutes,
                                                                      "inverse")
-    n_sets, n_frames = forward.shape[0], int(forward[0, SET_FRAMES])
+    n_sets = forward.shape[0]
+    n_frames = frames_per_set(args.out, args.minutes, n_sets)
     measured = f"           {args.minutes:<7s} {steps_of(args.out, args.minutes):>6s}  " + \
         "  ".join(ress_cells(forward) + ress_cells(inverse))
     budgets = args.budgets or args.minutes

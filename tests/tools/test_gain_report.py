@@ -28,7 +28,9 @@ def sets_file(rows):
     # set frames RESS err RESS_identity err F err F_identity err
     text = "# set frames RESS err RESS_identity err F err F_identity err\n"
     for k, (ress, ress_identity, f, f_identity) in enumerate(rows, 1):
-        text += f"{k} 1000 {ress!r} 0 {ress_identity!r} 0 {f!r} 0 {f_identity!r} 0\n"
+        # as in.wca2lj_map counts them: the first set also maps the frame of step 0
+        frames = 1001 if k == 1 else 1000
+        text += f"{k} {frames} {ress!r} 0 {ress_identity!r} 0 {f!r} 0 {f_identity!r} 0\n"
     return text
 
 
@@ -93,6 +95,8 @@ class GainReport(unittest.TestCase):
         text = result.stdout
         self.assertIn('bench/bench_gain.sh I "5 60", FLOWARGS="decay 0.5 4000"', text)
         self.assertIn("sources of commit abc1234", text)
+        # the frames per set the evaluation was asked for (2000 over 2 sets), not set 1's count
+        self.assertIn("-var frames 1000 -var sets 2", text)
         self.assertIn("60 min: steps 1234 validation RESS A->B 0.1", text)
         # KL gain: flow log-weights 1, 3, 2, 2 (mean 2) minus identity 0, 0, 1, 1 (mean 0.5);
         # backward 40 frames at 0.5 and 2 at 1.5 minus 40 at 0 and 2 at 1: 0.5

@@ -716,15 +716,16 @@ void FixFlowMap::log_progress()
 
 void FixFlowMap::check_decorrelation()
 {
-  // Re-estimated at doubling sample sizes from 512 frames: cheap, and stable by then (at 128
-  // frames the estimate was twice the final one in the examples).
-  const auto count = energy_series_.size();
-  if (count < 512 || (count & (count - 1)) != 0) return;
+  // Re-estimated each time the series has doubled, from 512 frames on: cheap, and stable by
+  // then (at 128 frames the estimate was twice the final one in the examples). Map mode adds
+  // a batch of frames at a time, so the sizes are thresholds, not exact counts.
+  if (energy_series_.size() < next_decorrelation_estimate_) return;
+  while (next_decorrelation_estimate_ <= energy_series_.size()) next_decorrelation_estimate_ *= 2;
   inefficiency_ = flowmap::statistical_inefficiency(energy_series_);
   if (inefficiency_ > 2.0 && !warned_correlated_ && comm->me == 0) {
     warned_correlated_ = true;
     error->warning(FLERR, "Fix flowmap: the {} energy decorrelates over about {:.0f} steps, "
-                   "longer than Nevery = {}: frames in the pool are correlated",
+                   "longer than Nevery = {}: successive frames are correlated",
                    settings_->forward ? "source" : "target", inefficiency_ * nevery, nevery);
   }
 }
@@ -813,7 +814,9 @@ void FixFlowMap::map_buffered()
   for (std::int64_t f = 0; f < count; ++f) {
     const double *v = &all[f * kValues];
     weighed_.push_back({map_steps_[f], v[0], v[1], v[2], v[3], v[4]});
+    energy_series_.push_back(v[0]);
   }
+  check_decorrelation();
 
   // The per-atom output holds the last frame (the current one when a batch completes), wrapped
   // into the other box: the simulation box scaled about the coordinate origin. The last rank

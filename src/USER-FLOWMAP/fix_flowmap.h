@@ -106,7 +106,8 @@ class FixFlowMap : public Fix {
   double ress_[4] = {0.0, 0.0, 0.0, 0.0};    // flow/identity forward, flow/identity inverse
   double kl_gain_[2] = {0.0, 0.0};           // forward, inverse
   double time_md_ = 0.0, time_energy_ = 0.0, time_network_ = 0.0, time_reduce_ = 0.0;
-  double inefficiency_ = 1.0;
+  double inefficiency_ = 1.0;    // of energy_series_, the simulated state's energy per frame
+  std::size_t next_decorrelation_estimate_ = 512;
   bool warned_correlated_ = false;
   std::vector<double> energy_series_;
   std::chrono::steady_clock::time_point left_fix_;

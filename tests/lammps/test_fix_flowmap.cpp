@@ -643,6 +643,30 @@ TEST(FixFlowMap, EstimatesTheDecorrelationTimeOfTheSampledEnergy)
   EXPECT_LT(r.equal_variable("tau"), 500.0);
 }
 
+TEST(FixFlowMap, MapModeEstimatesTheDecorrelationTimeToo)
+{
+  // Mapped frames are weighed one by one but their RESS error assumes independent frames, so
+  // map mode must report the same estimate from the energies it evaluates, a batch at a time:
+  // correlated every-step frames against frames 100 steps apart.
+  const auto &model_file = trained_model();    // before this test's instances load the plugin
+  auto decorrelation_steps = [&model_file](int nevery) {
+    LammpsRunner r;
+    r.load_plugin();
+    r.commands(system_lines());
+    r.commands(kWcaLines);
+    r.commands({"velocity all create 2.0 5 dist gaussian", "fix lang all langevin 2.0 2.0 0.5 5",
+                "fix nve all nve", "fix 2d all enforce2d", "timestep 0.005", "run 1000",
+                fix_flowmap("map", nevery, "mode map mapbatch 48 load " + model_file),
+                "variable tau equal f_map[21]", "run " + std::to_string(600 * nevery)});
+    return r.equal_variable("tau");
+  };
+  const double every_step = decorrelation_steps(1);
+  EXPECT_GT(every_step, 5.0);
+  EXPECT_LT(every_step, 500.0);
+  EXPECT_LT(decorrelation_steps(100), 200.0)
+      << "frames 100 steps apart are nearly independent: about 1 frame, 100 steps";
+}
+
 TEST(FixFlowMap, StepsZeroOnlyCollectsFrames)
 {
   // fix_modify steps 0 fills the pools without training (the bench and the examples fill the

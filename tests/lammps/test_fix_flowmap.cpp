@@ -626,21 +626,32 @@ TEST(FixFlowMap, ShortTrainingBeatsTheIdentity)
   EXPECT_GT(r.equal_variable("gain"), 0.3);    // measured 2.7x and 1.07 nats
 }
 
-TEST(FixFlowMap, EstimatesTheDecorrelationTimeOfTheSampledEnergy)
+namespace {
+
+// Fix flowmap's decorrelation estimate (element 21, in timesteps) after 600 frames, taken every
+// nevery steps, of equilibrated Langevin MD of the WCA system.
+double decorrelation_steps(int nevery, const std::string &keywords)
 {
-  // Frames every step of Langevin MD are strongly correlated: the estimate (element 21, in
-  // timesteps) must say so, and be of the order of the energy's correlation time, not of
-  // Nevery.
   LammpsRunner r;
   r.load_plugin();
   r.commands(system_lines());
   r.commands(kWcaLines);
   r.commands({"velocity all create 2.0 5 dist gaussian", "fix lang all langevin 2.0 2.0 0.5 5",
               "fix nve all nve", "fix 2d all enforce2d", "timestep 0.005", "run 1000",
-              fix_flowmap("f", 1, "arch tiny steps 0"), "variable tau equal f_f[21]",
-              "run 600"});
-  EXPECT_GT(r.equal_variable("tau"), 5.0);
-  EXPECT_LT(r.equal_variable("tau"), 500.0);
+              fix_flowmap("f", nevery, keywords), "variable tau equal f_f[21]",
+              "run " + std::to_string(600 * nevery)});
+  return r.equal_variable("tau");
+}
+
+}    // namespace
+
+TEST(FixFlowMap, EstimatesTheDecorrelationTimeOfTheSampledEnergy)
+{
+  // Frames every step are strongly correlated: the estimate must say so, and be of the order
+  // of the energy's correlation time, not of Nevery.
+  const double tau = decorrelation_steps(1, "arch tiny steps 0");
+  EXPECT_GT(tau, 5.0);
+  EXPECT_LT(tau, 500.0);
 }
 
 TEST(FixFlowMap, MapModeEstimatesTheDecorrelationTimeToo)
@@ -648,22 +659,12 @@ TEST(FixFlowMap, MapModeEstimatesTheDecorrelationTimeToo)
   // Mapped frames are weighed one by one but their RESS error assumes independent frames, so
   // map mode must report the same estimate from the energies it evaluates, a batch at a time:
   // correlated every-step frames against frames 100 steps apart.
-  const auto &model_file = trained_model();    // before this test's instances load the plugin
-  auto decorrelation_steps = [&model_file](int nevery) {
-    LammpsRunner r;
-    r.load_plugin();
-    r.commands(system_lines());
-    r.commands(kWcaLines);
-    r.commands({"velocity all create 2.0 5 dist gaussian", "fix lang all langevin 2.0 2.0 0.5 5",
-                "fix nve all nve", "fix 2d all enforce2d", "timestep 0.005", "run 1000",
-                fix_flowmap("map", nevery, "mode map mapbatch 48 load " + model_file),
-                "variable tau equal f_map[21]", "run " + std::to_string(600 * nevery)});
-    return r.equal_variable("tau");
-  };
-  const double every_step = decorrelation_steps(1);
+  // trained_model() first: it trains in its own instances, before this test's load the plugin
+  const auto map = "mode map mapbatch 48 load " + trained_model();
+  const double every_step = decorrelation_steps(1, map);
   EXPECT_GT(every_step, 5.0);
   EXPECT_LT(every_step, 500.0);
-  EXPECT_LT(decorrelation_steps(100), 200.0)
+  EXPECT_LT(decorrelation_steps(100, map), 200.0)
       << "frames 100 steps apart are nearly independent: about 1 frame, 100 steps";
 }
 

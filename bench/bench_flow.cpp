@@ -158,8 +158,11 @@ Pieces time_pieces(const FlowOptions &o, std::int64_t batch, bool train, bool in
   const auto opts = torch::TensorOptions().dtype(o.dtype);
   const auto u = torch::rand({batch, p, o.dimension - 1}, opts) * 2 - 1;
   const auto h = torch::randn({batch, p, o.embedding}, opts);
-  const auto raw = torch::randn({batch, p, o.spline_parameters()}, opts) * 0.1;
-  const auto x = torch::rand({batch, p}, opts) * 2 - 1;
+  // a component-split coupling moves one component of every particle, a particle-split one
+  // that of half of them
+  const auto moved = o.split == CouplingSplit::particle ? (p + 1) / 2 : p;
+  const auto raw = torch::randn({batch, moved, o.spline_parameters()}, opts) * 0.1;
+  const auto x = torch::rand({batch, moved}, opts) * 2 - 1;
   // each piece: forward, and in training also backward with a unit upstream gradient and
   // requires_grad inputs, as inside the flow
   auto run = [&](const std::function<std::vector<torch::Tensor>(const torch::Tensor &)> &piece,

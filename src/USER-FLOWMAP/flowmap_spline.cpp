@@ -11,6 +11,7 @@
 #include "flowmap_spline.h"
 
 #include "flowmap_coordinates.h"
+#include "flowmap_spline_kernel.h"
 
 #include <stdexcept>
 #include <string>
@@ -33,13 +34,20 @@ torch::Tensor knot_slopes(const torch::Tensor &raw, double min_derivative)
 }    // namespace
 
 CircularSpline::CircularSpline(const torch::Tensor &raw, std::int64_t bins, double min_bin_size,
-                               double min_derivative)
+                               double min_derivative, SplineKernel kernel) :
+    bins_(bins), min_bin_size_(min_bin_size), min_derivative_(min_derivative)
 {
   if (!raw.defined() || raw.dim() < 1 || raw.size(-1) != 3 * bins || bins < 2)
     throw std::invalid_argument("CircularSpline: raw parameters must end in 3 * bins = " +
                                 std::to_string(3 * bins) + " with at least 2 bins");
   const auto r = raw.reshape({-1, 3 * bins});
   count_ = r.size(0);
+  fused_ = kernel == SplineKernel::fused ||
+      (kernel == SplineKernel::automatic && raw.device().is_cpu());
+  if (fused_) {
+    raw_ = r;
+    return;
+  }
   // Widths and heights in one softmax so that equal raw values give bitwise equal bins.
   const auto sizes = min_bin_size + (2.0 - bins * min_bin_size) *
                                         torch::softmax(r.narrow(1, 0, 2 * bins).view({-1, 2, bins}), 2);
@@ -51,7 +59,7 @@ CircularSpline::CircularSpline(const torch::Tensor &raw, std::int64_t bins, doub
   const auto slopes = knot_slopes(r.narrow(1, 2 * bins, bins), min_derivative);
   // The slope at the right end of the last bin is the one at the left end of the first:
   // the circle closes with a continuous derivative.
-  bins_ = torch::stack({lower.select(1, 0), size.select(1, 0), lower.select(1, 1),
+  bin_table_ = torch::stack({lower.select(1, 0), size.select(1, 0), lower.select(1, 1),
                         size.select(1, 1), slopes, torch::roll(slopes, -1, 1)},
                        2);
   knots_x_ = lower.select(1, 0).narrow(1, 1, bins - 1);
@@ -61,14 +69,22 @@ CircularSpline::CircularSpline(const torch::Tensor &raw, std::int64_t bins, doub
 torch::Tensor CircularSpline::gather_bin(const torch::Tensor &knots, const torch::Tensor &v) const
 {
   const auto index = (v.unsqueeze(1) >= knots).sum(1, false, torch::kInt64);
-  return bins_.gather(1, index.view({count_, 1, 1}).expand({count_, 1, bins_.size(2)}))
+  return bin_table_.gather(1, index.view({count_, 1, 1}).expand({count_, 1, bin_table_.size(2)}))
       .squeeze(1);
+}
+
+SplineResult CircularSpline::fused(const torch::Tensor &v, bool inverse) const
+{
+  const auto r = fused_circular_spline(raw_, v.reshape({count_}),
+                                       {bins_, min_bin_size_, min_derivative_}, inverse);
+  return {r[0].view(v.sizes()), r[1].view(v.sizes())};
 }
 
 SplineResult CircularSpline::forward(const torch::Tensor &x_in) const
 {
   if (x_in.numel() != count_)
     throw std::invalid_argument("CircularSpline::forward: input does not match the parameters");
+  if (fused_) return fused(x_in, false);
   const auto x = wrap_unit(x_in).reshape({count_});
   const auto p = gather_bin(knots_x_, x).unbind(1);
   const auto &xk = p[0], &w = p[1], &yk = p[2], &h = p[3], &d0 = p[4], &d1 = p[5];
@@ -91,6 +107,7 @@ SplineResult CircularSpline::inverse(const torch::Tensor &y_in) const
 {
   if (y_in.numel() != count_)
     throw std::invalid_argument("CircularSpline::inverse: input does not match the parameters");
+  if (fused_) return fused(y_in, true);
   const auto y = wrap_unit(y_in).reshape({count_});
   const auto p = gather_bin(knots_y_, y).unbind(1);
   const auto &xk = p[0], &w = p[1], &yk = p[2], &h = p[3], &d0 = p[4], &d1 = p[5];

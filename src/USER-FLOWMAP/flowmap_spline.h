@@ -10,6 +10,10 @@
    Inputs anywhere on the real line are wrapped onto the circle first; outputs are in
    [-1, 1). Nothing here asserts: every intermediate is clamped so that finite inputs give
    finite outputs and gradients.
+
+   Two evaluations of the same function: on the CPU a fused kernel with a hand-written
+   gradient (flowmap_spline_kernel.h), elsewhere LibTorch tensor operations differentiated by
+   autograd (the formulation below, which also serves the tests as the reference).
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_SPLINE_H
@@ -26,11 +30,17 @@ struct SplineResult {
   torch::Tensor log_derivative;    // log |dy/dx| per element, same shape
 };
 
+enum class SplineKernel {
+  automatic,    // fused on the CPU, tensor operations on other devices
+  fused,
+  tensor
+};
+
 class CircularSpline {
  public:
   // raw [..., 3K]: K unnormalised widths, K unnormalised heights, K unnormalised slopes.
   CircularSpline(const torch::Tensor &raw, std::int64_t bins, double min_bin_size,
-                 double min_derivative);
+                 double min_derivative, SplineKernel kernel = SplineKernel::automatic);
 
   // x [...] matching raw's leading dimensions.
   SplineResult forward(const torch::Tensor &x) const;
@@ -38,9 +48,15 @@ class CircularSpline {
   SplineResult inverse(const torch::Tensor &y) const;
 
  private:
-  // [M, K, 6]: per bin x_k, width, y_k, height, slope_k, slope_k+1, so that one gather
+  SplineResult fused(const torch::Tensor &v, bool inverse) const;
+
+  bool fused_ = false;
+  torch::Tensor raw_;    // [M, 3K], for the fused kernel
+  std::int64_t bins_ = 0;
+  double min_bin_size_ = 0.0, min_derivative_ = 0.0;
+  // Tensor formulation: [M, K, 6]: per bin x_k, width, y_k, height, slope_k, slope_k+1, so that one gather
   // fetches everything a bin needs.
-  torch::Tensor bins_;
+  torch::Tensor bin_table_;
   torch::Tensor knots_x_;    // [M, K - 1] interior knots, for the bin search
   torch::Tensor knots_y_;
   std::int64_t count_ = 0;

@@ -103,7 +103,10 @@ BlasReport check_blas(double slow_below_gflops)
   r.slow = r.gflops < slow_below_gflops;
   std::ostringstream s;
   s.precision(3);
-  s << "BLAS: " << r.name << " (" << (r.provider.empty() ? "sgemm_ not found" : r.provider)
+  // flowmap_attention calls the same sgemm_ directly, or falls back to LibTorch's bmm.
+  s << "BLAS: " << r.name << " ("
+    << (r.provider.empty() ? "sgemm_ not found: attention through LibTorch's slower bmm"
+                           : r.provider)
     << "), float32 matmul " << r.gflops << " GFLOP/s with " << torch::get_num_threads()
     << " LibTorch threads";
   if (r.threads > 0) s << " and " << r.threads << " BLAS threads";

@@ -35,14 +35,15 @@ torch::Tensor ConditionerImpl::features(const torch::Tensor &u) const
 }
 
 torch::Tensor ConditionerImpl::forward(const torch::Tensor &u, const torch::Tensor &hidden,
-                                       const torch::Tensor &flag)
+                                       const torch::Tensor &flag, const torch::Tensor &outputs)
 {
   auto f = features(u);
   if (hidden.defined()) f = f * hidden;
   if (flag.defined()) f = torch::cat({f, flag.expand({u.size(0), -1, -1})}, -1);
   auto h = embed_->forward(f);
   for (auto &layer : layers_) h = layer->forward(h);
-  return head_->forward(h);
+  // The head is per particle: selecting first skips the rows nobody reads.
+  return head_->forward(outputs.defined() ? h.index_select(1, outputs) : h);
 }
 
 }    // namespace flowmap

@@ -29,9 +29,10 @@ class ConditionerImpl : public torch::nn::Module {
 
   // u [B, P, inputs] -> raw spline parameters [B, P, 3K]. With a flagged conditioner, hidden
   // [P, 2 F inputs] multiplies the features (0 hides one from the network) and flag [P, 1] is
-  // appended to them.
+  // appended to them. With outputs (indices into P) only those particles' parameters are
+  // computed: [B, outputs, 3K].
   torch::Tensor forward(const torch::Tensor &u, const torch::Tensor &hidden = {},
-                        const torch::Tensor &flag = {});
+                        const torch::Tensor &flag = {}, const torch::Tensor &outputs = {});
 
   // Circular features [B, P, 2 F inputs], the embedding input (exposed for the benchmark).
   torch::Tensor features(const torch::Tensor &u) const;

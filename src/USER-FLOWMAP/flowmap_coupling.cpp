@@ -46,7 +46,7 @@ FlowResult CouplingImpl::apply(const torch::Tensor &u, bool inverse)
 {
   if (transformed_.defined()) {
     const auto index = transformed_.to(u.device());
-    const auto raw = conditioner_->forward(u, hidden_, flag_).index_select(1, index);
+    const auto raw = conditioner_->forward(u, hidden_, flag_, index);
     const CircularSpline spline(raw, bins_, min_bin_size_, min_derivative_);
     auto columns = u.unbind(2);
     const auto moved = columns[component_].index_select(1, index);

@@ -4,6 +4,8 @@
 
 #include "flowmap_encoder.h"
 
+#include "flowmap_attention.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -31,20 +33,7 @@ EncoderLayerImpl::EncoderLayerImpl(std::int64_t embedding, std::int64_t heads,
 
 torch::Tensor EncoderLayerImpl::attention_block(const torch::Tensor &x)
 {
-  const auto b = x.size(0), p = x.size(1), e = x.size(2), dh = e / heads_;
-  // One copy to contiguous [3, B H, P, Dh], so that the batched products read their
-  // operands in place and unbind's backward is a single stack (select's would zero-fill the
-  // whole projection three times).
-  const auto qkv = qkv_->forward(x)
-                       .view({b, p, 3, heads_, dh})
-                       .permute({2, 0, 3, 1, 4})
-                       .reshape({3, b * heads_, p, dh})
-                       .unbind(0);
-  const auto scores = torch::bmm(qkv[0] * scale_, qkv[1].transpose(1, 2));
-  const auto mixed = torch::bmm(torch::softmax(scores, -1), qkv[2])
-                         .view({b, heads_, p, dh})
-                         .transpose(1, 2)
-                         .reshape({b, p, e});
+  const auto mixed = attention(qkv_->forward(x), heads_, scale_);
   return norm1_->forward(x + out_->forward(mixed));
 }
 

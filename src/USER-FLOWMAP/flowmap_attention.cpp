@@ -1,0 +1,171 @@
+/* ----------------------------------------------------------------------
+   USER-FLOWMAP: multi-head attention core with directly called batched products.
+------------------------------------------------------------------------- */
+
+#include "flowmap_attention.h"
+
+#include <ATen/Parallel.h>
+
+#include <dlfcn.h>
+#include <stdexcept>
+
+namespace flowmap {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Fortran BLAS, resolved in the process (LibTorch links it); null when absent.
+template <typename T>
+using GemmFunction = void (*)(const char *, const char *, const int *, const int *, const int *,
+                              const T *, const T *, const int *, const T *, const int *, const T *,
+                              T *, const int *);
+
+template <typename T> GemmFunction<T> blas_gemm()
+{
+  static const auto f = reinterpret_cast<GemmFunction<T>>(
+      ::dlsym(RTLD_DEFAULT, sizeof(T) == sizeof(float) ? "sgemm_" : "dgemm_"));
+  return f;
+}
+
+// One matrix per (configuration, head), row-major with leading dimension ld, inside a
+// contiguous tensor: the matrix of configuration b and head h starts at
+// offset + b * batch_stride + h * head_stride. Lets the heads be read from and written to
+// the [B, P, 3E] projection and the [B, P, E] output in place.
+struct Matrices {
+  torch::Tensor tensor;
+  std::int64_t offset, batch_stride, head_stride, rows, cols, ld;
+
+  torch::Tensor view(std::int64_t configurations, std::int64_t heads) const
+  {
+    return tensor.as_strided({configurations, heads, rows, cols},
+                             {batch_stride, head_stride, ld, 1}, offset);
+  }
+};
+
+// c = alpha op(a) op(b) for every (configuration, head); op(a) is m x k, op(b) k x n.
+void batched_product(const Matrices &a, bool transpose_a, const Matrices &b, bool transpose_b,
+                     double alpha, const Matrices &c, std::int64_t configurations,
+                     std::int64_t heads)
+{
+  const auto m = transpose_a ? a.cols : a.rows, k = transpose_a ? a.rows : a.cols;
+  const auto n = transpose_b ? b.rows : b.cols;
+  AT_DISPATCH_FLOATING_TYPES(c.tensor.scalar_type(), "flowmap_attention_product", [&] {
+    const auto gemm = blas_gemm<scalar_t>();
+    if (!gemm) {
+      auto op = [&](const Matrices &x, bool transpose) {
+        const auto v = x.view(configurations, heads);
+        return transpose ? v.transpose(2, 3) : v;
+      };
+      c.view(configurations, heads).copy_(torch::matmul(op(a, transpose_a), op(b, transpose_b)) * alpha);
+      return;
+    }
+    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
+    const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+    const int lda = static_cast<int>(a.ld), ldb = static_cast<int>(b.ld);
+    const int ldc = static_cast<int>(c.ld);
+    const scalar_t factor = static_cast<scalar_t>(alpha), zero = 0;
+    const char *ta = transpose_a ? "T" : "N", *tb = transpose_b ? "T" : "N";
+    const auto *pa = a.tensor.data_ptr<scalar_t>(), *pb = b.tensor.data_ptr<scalar_t>();
+    auto *pc = c.tensor.data_ptr<scalar_t>();
+    auto at = [heads](const Matrices &x, std::int64_t g) {
+      return x.offset + (g / heads) * x.batch_stride + (g % heads) * x.head_stride;
+    };
+    at::parallel_for(0, configurations * heads, 16, [&](std::int64_t begin, std::int64_t end) {
+      for (auto g = begin; g < end; ++g)
+        gemm(tb, ta, &ni, &mi, &ki, &factor, pb + at(b, g), &ldb, pa + at(a, g), &lda, &zero,
+             pc + at(c, g), &ldc);
+    });
+  });
+}
+
+class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext *ctx, const torch::Tensor &qkv,
+                               std::int64_t heads, double scale)
+  {
+    ctx->saved_data["heads"] = heads;
+    ctx->saved_data["scale"] = scale;
+    const auto b = qkv.size(0), p = qkv.size(1), e = qkv.size(2) / 3;
+    auto scores = torch::empty({b * heads, p, p}, qkv.options());
+    batched_product(part(qkv, 0, heads), false, part(qkv, 1, heads), true, scale,
+                    square(scores, heads), b, heads);
+    const auto weights = torch::softmax(scores, -1);
+    auto out = torch::empty({b, p, e}, qkv.options());
+    batched_product(square(weights, heads), false, part(qkv, 2, heads), false, 1.0,
+                    head_of(out, heads), b, heads);
+    ctx->save_for_backward({qkv, weights});
+    return out;
+  }
+
+  static variable_list backward(AutogradContext *ctx, variable_list grads)
+  {
+    const auto saved = ctx->get_saved_variables();
+    const auto &qkv = saved[0], &weights = saved[1];
+    const auto heads = ctx->saved_data["heads"].toInt();
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const auto b = qkv.size(0);
+    const auto grad_out = grads[0].contiguous();
+    const auto grad_o = head_of(grad_out, heads);
+    auto grad_weights = torch::empty_like(weights);
+    batched_product(grad_o, false, part(qkv, 2, heads), true, 1.0, square(grad_weights, heads),
+                    b, heads);
+    const auto grad_scores =
+        torch::_softmax_backward_data(grad_weights, weights, -1, weights.scalar_type());
+    auto grad_qkv = torch::empty_like(qkv);
+    batched_product(square(weights, heads), true, grad_o, false, 1.0, part(grad_qkv, 2, heads),
+                    b, heads);
+    batched_product(square(grad_scores, heads), false, part(qkv, 1, heads), false, scale,
+                    part(grad_qkv, 0, heads), b, heads);
+    batched_product(square(grad_scores, heads), true, part(qkv, 0, heads), false, scale,
+                    part(grad_qkv, 1, heads), b, heads);
+    return {grad_qkv, torch::Tensor(), torch::Tensor()};
+  }
+
+ private:
+  // Query (0), key (1) or value (2) of each head inside the [B, P, 3E] projection.
+  static Matrices part(const torch::Tensor &qkv, std::int64_t which, std::int64_t heads)
+  {
+    const auto p = qkv.size(1), e3 = qkv.size(2), dh = e3 / 3 / heads;
+    return {qkv, which * (e3 / 3), p * e3, dh, p, dh, e3};
+  }
+
+  // Each head's slice of a [B, P, E] tensor.
+  static Matrices head_of(const torch::Tensor &x, std::int64_t heads)
+  {
+    const auto p = x.size(1), e = x.size(2), dh = e / heads;
+    return {x, 0, p * e, dh, p, dh, e};
+  }
+
+  // [B H, P, P] scores or weights.
+  static Matrices square(const torch::Tensor &s, std::int64_t heads)
+  {
+    const auto p = s.size(1);
+    return {s, 0, heads * p * p, p * p, p, p, p};
+  }
+};
+
+}    // namespace
+
+torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double scale)
+{
+  if (qkv.dim() != 3 || heads < 1 || qkv.size(2) % (3 * heads) != 0)
+    throw std::invalid_argument("attention: expected [B, P, 3E] with E a multiple of heads");
+  if (qkv.device().is_cpu()) return AttentionFunction::apply(qkv.contiguous(), heads, scale);
+  const auto b = qkv.size(0), p = qkv.size(1), e = qkv.size(2) / 3, dh = e / heads;
+  const auto parts =
+      qkv.view({b, p, 3, heads, dh}).permute({2, 0, 3, 1, 4}).reshape({3, b * heads, p, dh});
+  return torch::bmm(torch::softmax(torch::bmm(parts[0] * scale, parts[1].transpose(1, 2)), -1),
+                    parts[2])
+      .view({b, heads, p, dh})
+      .transpose(1, 2)
+      .reshape({b, p, e});
+}
+
+bool attention_uses_blas()
+{
+  return blas_gemm<float>() != nullptr && blas_gemm<double>() != nullptr;
+}
+
+}    // namespace flowmap

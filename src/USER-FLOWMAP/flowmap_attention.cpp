@@ -47,12 +47,12 @@ struct Matrices {
 // c = alpha op(a) op(b) for every (configuration, head); op(a) is m x k, op(b) k x n.
 void batched_product(const Matrices &a, bool transpose_a, const Matrices &b, bool transpose_b,
                      double alpha, const Matrices &c, std::int64_t configurations,
-                     std::int64_t heads)
+                     std::int64_t heads, bool use_blas)
 {
   const auto m = transpose_a ? a.cols : a.rows, k = transpose_a ? a.rows : a.cols;
   const auto n = transpose_b ? b.rows : b.cols;
   AT_DISPATCH_FLOATING_TYPES(c.tensor.scalar_type(), "flowmap_attention_product", [&] {
-    const auto gemm = blas_gemm<scalar_t>();
+    const auto gemm = use_blas ? blas_gemm<scalar_t>() : nullptr;
     if (!gemm) {
       auto op = [&](const Matrices &x, bool transpose) {
         const auto v = x.view(configurations, heads);
@@ -83,18 +83,19 @@ void batched_product(const Matrices &a, bool transpose_a, const Matrices &b, boo
 class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
  public:
   static torch::Tensor forward(AutogradContext *ctx, const torch::Tensor &qkv,
-                               std::int64_t heads, double scale)
+                               std::int64_t heads, double scale, bool use_blas)
   {
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["scale"] = scale;
+    ctx->saved_data["use_blas"] = use_blas;
     const auto b = qkv.size(0), p = qkv.size(1), e = qkv.size(2) / 3;
     auto scores = torch::empty({b * heads, p, p}, qkv.options());
     batched_product(part(qkv, 0, heads), false, part(qkv, 1, heads), true, scale,
-                    square(scores, heads), b, heads);
+                    square(scores, heads), b, heads, use_blas);
     const auto weights = torch::softmax(scores, -1);
     auto out = torch::empty({b, p, e}, qkv.options());
     batched_product(square(weights, heads), false, part(qkv, 2, heads), false, 1.0,
-                    head_of(out, heads), b, heads);
+                    head_of(out, heads), b, heads, use_blas);
     ctx->save_for_backward({qkv, weights});
     return out;
   }
@@ -105,22 +106,23 @@ class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
     const auto &qkv = saved[0], &weights = saved[1];
     const auto heads = ctx->saved_data["heads"].toInt();
     const double scale = ctx->saved_data["scale"].toDouble();
+    const bool use_blas = ctx->saved_data["use_blas"].toBool();
     const auto b = qkv.size(0);
     const auto grad_out = grads[0].contiguous();
     const auto grad_o = head_of(grad_out, heads);
     auto grad_weights = torch::empty_like(weights);
     batched_product(grad_o, false, part(qkv, 2, heads), true, 1.0, square(grad_weights, heads),
-                    b, heads);
+                    b, heads, use_blas);
     const auto grad_scores =
         torch::_softmax_backward_data(grad_weights, weights, -1, weights.scalar_type());
     auto grad_qkv = torch::empty_like(qkv);
     batched_product(square(weights, heads), true, grad_o, false, 1.0, part(grad_qkv, 2, heads),
-                    b, heads);
+                    b, heads, use_blas);
     batched_product(square(grad_scores, heads), false, part(qkv, 1, heads), false, scale,
-                    part(grad_qkv, 0, heads), b, heads);
+                    part(grad_qkv, 0, heads), b, heads, use_blas);
     batched_product(square(grad_scores, heads), true, part(qkv, 0, heads), false, scale,
-                    part(grad_qkv, 1, heads), b, heads);
-    return {grad_qkv, torch::Tensor(), torch::Tensor()};
+                    part(grad_qkv, 1, heads), b, heads, use_blas);
+    return {grad_qkv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 
  private:
@@ -148,11 +150,18 @@ class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
 
 }    // namespace
 
-torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double scale)
+torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double scale,
+                        AttentionProducts products)
 {
   if (qkv.dim() != 3 || heads < 1 || qkv.size(2) % (3 * heads) != 0)
     throw std::invalid_argument("attention: expected [B, P, 3E] with E a multiple of heads");
-  if (qkv.device().is_cpu()) return AttentionFunction::apply(qkv.contiguous(), heads, scale);
+  if (products == AttentionProducts::blas && !qkv.device().is_cpu())
+    throw std::invalid_argument("attention: BLAS products need CPU tensors");
+  if (products == AttentionProducts::blas && !attention_uses_blas())
+    throw std::runtime_error("attention: no BLAS sgemm_/dgemm_ in this process");
+  if (qkv.device().is_cpu())
+    return AttentionFunction::apply(qkv.contiguous(), heads, scale,
+                                    products != AttentionProducts::libtorch);
   const auto b = qkv.size(0), p = qkv.size(1), e = qkv.size(2) / 3, dh = e / heads;
   const auto parts =
       qkv.view({b, p, 3, heads, dh}).permute({2, 0, 3, 1, 4}).reshape({3, b * heads, p, dh});

@@ -7,8 +7,9 @@
    much as the products (bench_flow). Here the six batched products of the forward and
    backward passes call the BLAS library's gemm directly, reading the heads out of the fused
    QKV projection and writing them into the output in place (no permuting copies), and the
-   scale and the softmax live in the same node. Without a BLAS gemm in the process (a LibTorch linked statically against
-   MKL, say) the products fall back to torch::bmm.
+   scale and the softmax live in the same node. Without a BLAS gemm in the process (a
+   LibTorch linked statically against MKL, say) the products fall back to LibTorch's matmul
+   inside the same node.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_ATTENTION_H
@@ -18,12 +19,19 @@
 
 namespace flowmap {
 
+enum class AttentionProducts {
+  automatic,    // BLAS gemm on the CPU when the process has one, LibTorch otherwise
+  blas,         // BLAS gemm (std::runtime_error if the process has none)
+  libtorch      // LibTorch's matmul, also inside the one autograd node
+};
+
 // qkv [B, P, 3E]: queries, keys and values of P tokens, each E wide and split into `heads`
 // heads of E / heads. Returns [B, P, E], head h's columns softmax(scale q_h k_h^T) v_h.
 // float32 or float64, any device (off the CPU: plain LibTorch operations).
-torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double scale);
+torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double scale,
+                        AttentionProducts products = AttentionProducts::automatic);
 
-// Whether the batched products call the BLAS gemm directly (bench and tests report it).
+// Whether the process has a BLAS gemm for the automatic choice.
 bool attention_uses_blas();
 
 }    // namespace flowmap

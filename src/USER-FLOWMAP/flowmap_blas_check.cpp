@@ -103,9 +103,9 @@ BlasReport check_blas(double slow_below_gflops)
   r.slow = r.gflops < slow_below_gflops;
   std::ostringstream s;
   s.precision(3);
-  // flowmap_attention calls the same sgemm_ directly, or falls back to LibTorch's bmm.
+  // flowmap_attention calls the same sgemm_ directly, or falls back to LibTorch's matmul.
   s << "BLAS: " << r.name << " ("
-    << (r.provider.empty() ? "sgemm_ not found: attention through LibTorch's slower bmm"
+    << (r.provider.empty() ? "sgemm_ not found: attention through LibTorch's slower matmul"
                            : r.provider)
     << "), float32 matmul " << r.gflops << " GFLOP/s with " << torch::get_num_threads()
     << " LibTorch threads";

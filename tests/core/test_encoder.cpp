@@ -59,12 +59,14 @@ torch::Tensor textbook_attention(const torch::Tensor &qkv, std::int64_t heads, d
 
 TEST(Attention, MatchesTheTextbookFormulaWithGradients)
 {
-  // The direct BLAS calls and their strided operands (one head, several, tokens fewer and
-  // more than the head width), values and gradients, float64 and float32.
-  ASSERT_TRUE(attention_uses_blas()) << "the fast path under test is not active";
+  // Both ways of taking the batched products (direct BLAS calls on strided operands, and
+  // LibTorch's matmul, what runs without a BLAS library), for one head and several, tokens
+  // fewer and more than the head width: values and gradients, float64 and float32.
+  ASSERT_TRUE(attention_uses_blas()) << "the BLAS path under test is not available";
   struct Case {
     std::int64_t batch, tokens, heads, head_width;
   };
+  for (auto products : {AttentionProducts::blas, AttentionProducts::libtorch})
   for (const auto &c : {Case{3, 7, 1, 5}, Case{4, 5, 2, 3}, Case{2, 31, 4, 8}}) {
     for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
       torch::manual_seed(c.tokens);
@@ -72,14 +74,15 @@ TEST(Attention, MatchesTheTextbookFormulaWithGradients)
       const auto qkv = torch::randn({c.batch, c.tokens, 3 * e}, dtype);
       const auto a = qkv.clone().requires_grad_(true), b = qkv.clone().requires_grad_(true);
       const double scale = 0.7;
-      const auto ours = attention(a, c.heads, scale);
+      const auto ours = attention(a, c.heads, scale, products);
       const auto reference = textbook_attention(b, c.heads, scale);
       const double tol = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
-      EXPECT_LT((ours - reference).abs().max().item<double>(), tol);
+      const bool blas = products == AttentionProducts::blas;
+      EXPECT_LT((ours - reference).abs().max().item<double>(), tol) << "blas " << blas;
       const auto probe = torch::randn_like(ours);
       (ours * probe).sum().backward();
       (reference * probe).sum().backward();
-      EXPECT_LT((a.grad() - b.grad()).abs().max().item<double>(), 10 * tol);
+      EXPECT_LT((a.grad() - b.grad()).abs().max().item<double>(), 10 * tol) << "blas " << blas;
       // every block (queries, keys, values) receives a gradient
       for (std::int64_t part = 0; part < 3; ++part)
         EXPECT_GT(a.grad().narrow(2, part * e, e).abs().max().item<double>(), 1e-3);

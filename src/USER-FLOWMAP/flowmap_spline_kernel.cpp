@@ -189,35 +189,54 @@ template <typename T> void raw_gradient(const Knots &kn, const Bin &b, const Bin
   out[2 * k + next] += static_cast<T>(g.d1 * kn.slope_raw_[next]);
 }
 
-template <typename T>
-void evaluate(const T *raw, const T *probabilities, const T *in, T *out, T *log_derivative,
-              std::int64_t count, const SplineShape &shape, bool inverse)
+// The bin of v (an x for the forward map, a y for the inverse), the relative position xi
+// within it and the local quantities there.
+struct Located {
+  Bin b;
+  double xi;
+  Local l;
+};
+
+Located locate(const Knots &kn, double v, bool inverse)
+{
+  const Bin b = bin_at(kn, Knots::bin_of(inverse ? kn.y_ : kn.x_, v));
+  const double xi = inverse ? inverse_xi(b, v) : forward_xi(b, v);
+  return {b, xi, local(b, xi)};
+}
+
+// body(m, knots of row m, input m wrapped onto the circle), rows split over LibTorch's threads.
+template <typename T, typename Body>
+void for_each_element(const T *raw, const T *probabilities, const T *in, std::int64_t count,
+                      const SplineShape &shape, const Body &body)
 {
   const auto width = 3 * shape.bins;
   at::parallel_for(0, count, 256, [&](std::int64_t begin, std::int64_t end) {
     Knots kn(shape);
     for (std::int64_t m = begin; m < end; ++m) {
       kn.build(raw + m * width, probabilities + m * 2 * shape.bins);
-      const double v = wrap(static_cast<double>(in[m]));
-      if (!inverse) {
-        const Bin b = bin_at(kn, Knots::bin_of(kn.x_, v));
-        const double xi = forward_xi(b, v);
-        const Local l = local(b, xi);
-        // y = yk + h g, written as x plus terms that vanish for the identity parameters.
-        const double y = v + (b.yk - b.xk) + b.h * (l.g - xi) + (b.h - b.w) * xi;
-        out[m] = static_cast<T>(wrap(y));
-        log_derivative[m] = static_cast<T>(l.log_derivative);
-      } else {
-        const Bin b = bin_at(kn, Knots::bin_of(kn.y_, v));
-        const double xi = inverse_xi(b, v);
-        const Local l = local(b, xi);
-        // x = xk + w xi, written as y plus terms that vanish for the identity parameters.
-        const double eta = (v - b.yk) / b.h;
-        const double x = v + (b.xk - b.yk) + b.w * (xi - eta) + (b.w - b.h) * eta;
-        out[m] = static_cast<T>(wrap(x));
-        log_derivative[m] = static_cast<T>(-l.log_derivative);
-      }
+      body(m, kn, wrap(static_cast<double>(in[m])));
     }
+  });
+}
+
+template <typename T>
+void evaluate(const T *raw, const T *probabilities, const T *in, T *out, T *log_derivative,
+              std::int64_t count, const SplineShape &shape, bool inverse)
+{
+  for_each_element(raw, probabilities, in, count, shape, [&](std::int64_t m, const Knots &kn,
+                                                               double v) {
+    const auto [b, xi, l] = locate(kn, v, inverse);
+    double mapped;
+    if (!inverse) {
+      // y = yk + h g, written as x plus terms that vanish for the identity parameters.
+      mapped = v + (b.yk - b.xk) + b.h * (l.g - xi) + (b.h - b.w) * xi;
+    } else {
+      // x = xk + w xi, written as y plus terms that vanish for the identity parameters.
+      const double eta = (v - b.yk) / b.h;
+      mapped = v + (b.xk - b.yk) + b.w * (xi - eta) + (b.w - b.h) * eta;
+    }
+    out[m] = static_cast<T>(wrap(mapped));
+    log_derivative[m] = static_cast<T>(inverse ? -l.log_derivative : l.log_derivative);
   });
 }
 
@@ -228,55 +247,45 @@ void differentiate(const T *raw, const T *probabilities, const T *in, const T *g
                    const SplineShape &shape, bool inverse)
 {
   const auto width = 3 * shape.bins;
-  at::parallel_for(0, count, 256, [&](std::int64_t begin, std::int64_t end) {
-    Knots kn(shape);
-    for (std::int64_t m = begin; m < end; ++m) {
-      kn.build(raw + m * width, probabilities + m * 2 * shape.bins);
-      const double v = wrap(static_cast<double>(in[m]));
-      const double go = grad_out ? static_cast<double>(grad_out[m]) : 0.0;
-      const double gl = grad_log ? static_cast<double>(grad_log[m]) : 0.0;
-      BinGradient g;
-      double g_in, g_s, g_d0, g_d1;
-      Bin b{};
-      if (!inverse) {
-        b = bin_at(kn, Knots::bin_of(kn.x_, v));
-        const double xi = forward_xi(b, v);
-        const Local l = local(b, xi);
-        // y = yk + h g(xi, s, d0, d1) with xi = (x - xk) / w, s = h / w
-        const double g_xi = go * b.h * l.g_xi + gl * l.l_xi;
-        g_s = go * b.h * l.g_s + gl * l.l_s;
-        g_d0 = go * b.h * l.g_d0 + gl * l.l_d0;
-        g_d1 = go * b.h * l.g_d1 + gl * l.l_d1;
-        g_in = g_xi / b.w;
-        g.xk = -g_xi / b.w;
-        g.w = -g_xi * xi / b.w;
-        g.yk = go;
-        g.h = go * l.g;
-      } else {
-        b = bin_at(kn, Knots::bin_of(kn.y_, v));
-        const double xi = inverse_xi(b, v);
-        const Local l = local(b, xi);
-        // x = xk + w xi and log|dx/dy| = -L(xi, s, d0, d1), where xi solves
-        // yk + h g(xi, s, d0, d1) = y (implicit function theorem; h g_xi > 0).
-        const double g_xi = go * b.w - gl * l.l_xi;
-        const double q = g_xi / (b.h * l.g_xi);
-        g_in = q;
-        g.xk = go;
-        g.w = go * xi;
-        g.yk = -q;
-        g.h = -q * l.g;
-        g_s = -gl * l.l_s - q * b.h * l.g_s;
-        g_d0 = -gl * l.l_d0 - q * b.h * l.g_d0;
-        g_d1 = -gl * l.l_d1 - q * b.h * l.g_d1;
-      }
-      // s = h / w
-      g.h += g_s / b.w;
-      g.w -= g_s * b.s / b.w;
-      g.d0 = g_d0;
-      g.d1 = g_d1;
-      raw_gradient(kn, b, g, grad_raw + m * width);
-      grad_in[m] = static_cast<T>(g_in);
+  for_each_element(raw, probabilities, in, count, shape, [&](std::int64_t m, const Knots &kn,
+                                                               double v) {
+    const double go = grad_out ? static_cast<double>(grad_out[m]) : 0.0;
+    const double gl = grad_log ? static_cast<double>(grad_log[m]) : 0.0;
+    const auto [b, xi, l] = locate(kn, v, inverse);
+    BinGradient g;
+    double g_in, g_s, g_d0, g_d1;
+    if (!inverse) {
+      // y = yk + h g(xi, s, d0, d1) with xi = (x - xk) / w, s = h / w
+      const double g_xi = go * b.h * l.g_xi + gl * l.l_xi;
+      g_s = go * b.h * l.g_s + gl * l.l_s;
+      g_d0 = go * b.h * l.g_d0 + gl * l.l_d0;
+      g_d1 = go * b.h * l.g_d1 + gl * l.l_d1;
+      g_in = g_xi / b.w;
+      g.xk = -g_xi / b.w;
+      g.w = -g_xi * xi / b.w;
+      g.yk = go;
+      g.h = go * l.g;
+    } else {
+      // x = xk + w xi and log|dx/dy| = -L(xi, s, d0, d1), where xi solves
+      // yk + h g(xi, s, d0, d1) = y (implicit function theorem; h g_xi > 0).
+      const double g_xi = go * b.w - gl * l.l_xi;
+      const double q = g_xi / (b.h * l.g_xi);
+      g_in = q;
+      g.xk = go;
+      g.w = go * xi;
+      g.yk = -q;
+      g.h = -q * l.g;
+      g_s = -gl * l.l_s - q * b.h * l.g_s;
+      g_d0 = -gl * l.l_d0 - q * b.h * l.g_d0;
+      g_d1 = -gl * l.l_d1 - q * b.h * l.g_d1;
     }
+    // s = h / w
+    g.h += g_s / b.w;
+    g.w -= g_s * b.s / b.w;
+    g.d0 = g_d0;
+    g.d1 = g_d1;
+    raw_gradient(kn, b, g, grad_raw + m * width);
+    grad_in[m] = static_cast<T>(g_in);
   });
 }
 

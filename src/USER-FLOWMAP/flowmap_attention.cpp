@@ -58,7 +58,8 @@ void batched_product(const Matrices &a, bool transpose_a, const Matrices &b, boo
         const auto v = x.view(configurations, heads);
         return transpose ? v.transpose(2, 3) : v;
       };
-      c.view(configurations, heads).copy_(torch::matmul(op(a, transpose_a), op(b, transpose_b)) * alpha);
+      c.view(configurations, heads)
+          .copy_(torch::matmul(op(a, transpose_a), op(b, transpose_b)) * alpha);
       return;
     }
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.

@@ -11,7 +11,6 @@
 #include "flowmap_spline.h"
 
 #include "flowmap_coordinates.h"
-#include "flowmap_spline_kernel.h"
 
 #include <stdexcept>
 #include <string>
@@ -35,7 +34,7 @@ torch::Tensor knot_slopes(const torch::Tensor &raw, double min_derivative)
 
 CircularSpline::CircularSpline(const torch::Tensor &raw, std::int64_t bins, double min_bin_size,
                                double min_derivative, SplineKernel kernel) :
-    bins_(bins), min_bin_size_(min_bin_size), min_derivative_(min_derivative)
+    shape_{bins, min_bin_size, min_derivative}
 {
   if (!raw.defined() || raw.dim() < 1 || raw.size(-1) != 3 * bins || bins < 2)
     throw std::invalid_argument("CircularSpline: raw parameters must end in 3 * bins = " +
@@ -60,8 +59,8 @@ CircularSpline::CircularSpline(const torch::Tensor &raw, std::int64_t bins, doub
   // The slope at the right end of the last bin is the one at the left end of the first:
   // the circle closes with a continuous derivative.
   bin_table_ = torch::stack({lower.select(1, 0), size.select(1, 0), lower.select(1, 1),
-                        size.select(1, 1), slopes, torch::roll(slopes, -1, 1)},
-                       2);
+                             size.select(1, 1), slopes, torch::roll(slopes, -1, 1)},
+                            2);
   knots_x_ = lower.select(1, 0).narrow(1, 1, bins - 1);
   knots_y_ = lower.select(1, 1).narrow(1, 1, bins - 1);
 }
@@ -69,14 +68,14 @@ CircularSpline::CircularSpline(const torch::Tensor &raw, std::int64_t bins, doub
 torch::Tensor CircularSpline::gather_bin(const torch::Tensor &knots, const torch::Tensor &v) const
 {
   const auto index = (v.unsqueeze(1) >= knots).sum(1, false, torch::kInt64);
-  return bin_table_.gather(1, index.view({count_, 1, 1}).expand({count_, 1, bin_table_.size(2)}))
+  return bin_table_
+      .gather(1, index.view({count_, 1, 1}).expand({count_, 1, bin_table_.size(2)}))
       .squeeze(1);
 }
 
 SplineResult CircularSpline::fused(const torch::Tensor &v, bool inverse) const
 {
-  const auto r = fused_circular_spline(raw_, v.reshape({count_}),
-                                       {bins_, min_bin_size_, min_derivative_}, inverse);
+  const auto r = fused_circular_spline(raw_, v.reshape({count_}), shape_, inverse);
   return {r[0].view(v.sizes()), r[1].view(v.sizes())};
 }
 

@@ -19,6 +19,8 @@
 #ifndef FLOWMAP_SPLINE_H
 #define FLOWMAP_SPLINE_H
 
+#include "flowmap_spline_kernel.h"
+
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -50,12 +52,11 @@ class CircularSpline {
  private:
   SplineResult fused(const torch::Tensor &v, bool inverse) const;
 
+  SplineShape shape_;
   bool fused_ = false;
   torch::Tensor raw_;    // [M, 3K], for the fused kernel
-  std::int64_t bins_ = 0;
-  double min_bin_size_ = 0.0, min_derivative_ = 0.0;
-  // Tensor formulation: [M, K, 6]: per bin x_k, width, y_k, height, slope_k, slope_k+1, so that one gather
-  // fetches everything a bin needs.
+  // Tensor formulation: [M, K, 6], per bin x_k, width, y_k, height, slope_k, slope_k+1, so
+  // that one gather fetches everything a bin needs.
   torch::Tensor bin_table_;
   torch::Tensor knots_x_;    // [M, K - 1] interior knots, for the bin search
   torch::Tensor knots_y_;

@@ -295,8 +295,8 @@ class SplineFunction : public torch::autograd::Function<SplineFunction> {
                                const torch::Tensor &x, std::int64_t bins, double min_bin_size,
                                double min_derivative, bool inverse)
   {
-    const auto probabilities =
-        torch::softmax(raw.narrow(1, 0, 2 * bins).reshape({-1, 2, bins}), 2).reshape({-1, 2 * bins});
+    const auto probabilities = torch::softmax(raw.narrow(1, 0, 2 * bins).reshape({-1, 2, bins}), 2)
+                                   .reshape({-1, 2 * bins});
     ctx->save_for_backward({raw, probabilities, x});
     ctx->saved_data["bins"] = bins;
     ctx->saved_data["min_bin_size"] = min_bin_size;

@@ -50,7 +50,8 @@ torch::Tensor textbook_attention(const torch::Tensor &qkv, std::int64_t heads, d
   for (std::int64_t h = 0; h < heads; ++h) {
     const auto q = qkv.narrow(2, h * dh, dh), k = qkv.narrow(2, e + h * dh, dh);
     const auto v = qkv.narrow(2, 2 * e + h * dh, dh);
-    outputs.push_back(torch::matmul(torch::softmax(torch::matmul(q, k.transpose(1, 2)) * scale, -1), v));
+    const auto weights = torch::softmax(torch::matmul(q, k.transpose(1, 2)) * scale, -1);
+    outputs.push_back(torch::matmul(weights, v));
   }
   return torch::cat(outputs, 2);
 }

@@ -41,7 +41,8 @@ TEST_P(Spline, ZeroParametersAreTheIdentityBitForBit)
 {
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
     const auto x = random_points(4096, dtype, 1);
-    const CircularSpline spline(torch::zeros({4096, 3 * kBins}, dtype), kBins, kMinBin, kMinSlope, GetParam());
+    const CircularSpline spline(torch::zeros({4096, 3 * kBins}, dtype), kBins, kMinBin,
+                              kMinSlope, GetParam());
     const auto f = spline.forward(x);
     const auto g = spline.inverse(x);
     EXPECT_TRUE(torch::equal(f.y, x));
@@ -61,7 +62,8 @@ TEST_P(Spline, InverseUndoesForward)
   };
   for (const auto &c : {Case{torch::kFloat32, 0.5, 1e-5}, Case{torch::kFloat64, 1.0, 1e-10}}) {
     const std::int64_t m = 20000;
-    const CircularSpline spline(random_raw(m, c.scale, c.dtype, 2), kBins, kMinBin, kMinSlope, GetParam());
+    const CircularSpline spline(random_raw(m, c.scale, c.dtype, 2), kBins, kMinBin,
+                              kMinSlope, GetParam());
     const auto x = random_points(m, c.dtype, 3);
     const auto y = spline.forward(x);
     const auto back = spline.inverse(y.y);
@@ -81,7 +83,8 @@ TEST_P(Spline, LogDerivativeMatchesFiniteDifferences)
   // knot (f is C1, not C2, there); with h = 1e-7 both stay below 1e-5 relative here.
   const std::int64_t m = 5000;
   const double h = 1e-7;
-  const CircularSpline spline(random_raw(m, 1.0, torch::kFloat64, 4), kBins, kMinBin, kMinSlope, GetParam());
+  const CircularSpline spline(random_raw(m, 1.0, torch::kFloat64, 4), kBins, kMinBin,
+                              kMinSlope, GetParam());
   const auto x = random_points(m, torch::kFloat64, 5) * (1.0 - 2 * h);
   for (bool inverse : {false, true}) {
     auto eval = [&](const torch::Tensor &v) {
@@ -101,7 +104,8 @@ TEST_P(Spline, BoundaryAndOutsideInputsAreWrappedToFiniteValues)
   const auto n = static_cast<std::int64_t>(values.size());
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
     const auto x = torch::tensor(values, torch::kFloat64).to(dtype);
-    const CircularSpline spline(random_raw(n, 2.0, dtype, 6), kBins, kMinBin, kMinSlope, GetParam());
+    const CircularSpline spline(random_raw(n, 2.0, dtype, 6), kBins, kMinBin,
+                              kMinSlope, GetParam());
     for (bool inverse : {false, true}) {
       const auto r = inverse ? spline.inverse(x) : spline.forward(x);
       EXPECT_TRUE(torch::isfinite(r.y).all().item<bool>());
@@ -111,7 +115,8 @@ TEST_P(Spline, BoundaryAndOutsideInputsAreWrappedToFiniteValues)
     }
     // a point outside maps like its image on the circle: 3.2 ~ -0.8
     const auto params = random_raw(1, 2.0, dtype, 7);
-    const CircularSpline one(params, kBins, kMinBin, kMinSlope, GetParam());
+    const CircularSpline one(params, kBins, kMinBin,
+                              kMinSlope, GetParam());
     const auto outside = one.forward(torch::tensor({3.2}, torch::kFloat64).to(dtype)).y;
     const auto inside = one.forward(torch::tensor({-0.8}, torch::kFloat64).to(dtype)).y;
     EXPECT_LT(max_circular_distance(outside, inside), dtype == torch::kFloat32 ? 1e-5 : 1e-12);
@@ -124,7 +129,8 @@ TEST_P(Spline, ContinuousAcrossTheWrapPoint)
   // from both sides (the slope at 1 is the slope at -1).
   const std::int64_t m = 1000;
   const auto raw = random_raw(m, 1.0, torch::kFloat64, 8);
-  const CircularSpline spline(raw, kBins, kMinBin, kMinSlope, GetParam());
+  const CircularSpline spline(raw, kBins, kMinBin,
+                              kMinSlope, GetParam());
   const double eps = 1e-12;
   const auto left = spline.forward(torch::full({m}, 1.0 - eps, torch::kFloat64));
   const auto right = spline.forward(torch::full({m}, -1.0 + eps, torch::kFloat64));
@@ -140,7 +146,8 @@ TEST_P(Spline, StrictlyIncreasingOnTheInterval)
 {
   const auto x = torch::linspace(-1.0, 1.0, 20001, torch::kFloat64).narrow(0, 0, 20000);
   const auto raw = random_raw(1, 3.0, torch::kFloat64, 9).expand({20000, 3 * kBins});
-  const CircularSpline spline(raw, kBins, kMinBin, kMinSlope, GetParam());
+  const CircularSpline spline(raw, kBins, kMinBin,
+                              kMinSlope, GetParam());
   const auto y = spline.forward(x).y;
   EXPECT_EQ(y[0].item<double>(), -1.0);
   EXPECT_TRUE((y.narrow(0, 1, 19999) > y.narrow(0, 0, 19999)).all().item<bool>());
@@ -153,7 +160,8 @@ TEST_P(Spline, ExtremeParametersStayFiniteWithFiniteGradients)
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
     auto raw = (random_raw(m, 1.0, dtype, 10) * 1e3).requires_grad_(true);
     const auto x = random_points(m, dtype, 11).requires_grad_(true);
-    const CircularSpline spline(raw, kBins, kMinBin, kMinSlope, GetParam());
+    const CircularSpline spline(raw, kBins, kMinBin,
+                              kMinSlope, GetParam());
     const auto f = spline.forward(x);
     const auto g = spline.inverse(x);
     const auto loss = f.y.sum() + f.log_derivative.sum() + g.y.sum() + g.log_derivative.sum();
@@ -167,8 +175,9 @@ TEST_P(Spline, ExtremeParametersStayFiniteWithFiniteGradients)
 TEST(SplineShape, WrongParameterCountIsRejected)
 {
   for (auto kernel : {SplineKernel::fused, SplineKernel::tensor})
-    EXPECT_THROW(CircularSpline(torch::zeros({3, 3 * kBins + 1}), kBins, kMinBin, kMinSlope, kernel),
-                 std::invalid_argument);
+    EXPECT_THROW(
+        CircularSpline(torch::zeros({3, 3 * kBins + 1}), kBins, kMinBin, kMinSlope, kernel),
+        std::invalid_argument);
 }
 
 namespace {
@@ -277,13 +286,14 @@ TEST(SplineKernels, FusedKernelRejectsMismatchedTensors)
 {
   const flowmap::SplineShape shape{kBins, kMinBin, kMinSlope};
   const auto raw = torch::zeros({4, 3 * kBins}, torch::kFloat64);
-  EXPECT_THROW(flowmap::fused_circular_spline(raw, torch::zeros({4}, torch::kFloat32), shape, false),
+  using flowmap::fused_circular_spline;
+  EXPECT_THROW(fused_circular_spline(raw, torch::zeros({4}, torch::kFloat32), shape, false),
                std::invalid_argument);
-  EXPECT_THROW(flowmap::fused_circular_spline(raw, torch::zeros({5}, torch::kFloat64), shape, false),
+  EXPECT_THROW(fused_circular_spline(raw, torch::zeros({5}, torch::kFloat64), shape, false),
                std::invalid_argument);
-  EXPECT_THROW(flowmap::fused_circular_spline(raw.to(torch::kInt64), torch::zeros({4}, torch::kInt64),
-                                              shape, true),
-               std::invalid_argument);
+  EXPECT_THROW(
+      fused_circular_spline(raw.to(torch::kInt64), torch::zeros({4}, torch::kInt64), shape, true),
+      std::invalid_argument);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothKernels, Spline,

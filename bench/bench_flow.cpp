@@ -215,6 +215,43 @@ Pieces time_pieces(const FlowOptions &o, std::int64_t batch, bool train, bool in
   return t;
 }
 
+// The fused spline kernel against the tensor formulation on one coupling's elements (the
+// baseline in the same run for the fused kernel; forward, and forward and backward).
+void compare_splines(const FlowOptions &o, std::int64_t batch, std::int64_t repeat)
+{
+  const auto p = o.num_particles - 1;
+  const auto moved = o.split == CouplingSplit::particle ? (p + 1) / 2 : p;
+  const auto opts = torch::TensorOptions().dtype(o.dtype);
+  const auto raw = torch::randn({batch, moved, o.spline_parameters()}, opts) * 0.1;
+  const auto x = torch::rand({batch, moved}, opts) * 2 - 1;
+  for (bool train : {false, true}) {
+    auto go = [&](SplineKernel kernel) {
+      return time_ms(
+          [&]() {
+            for (bool inverse : {false, true}) {
+              if (train) {
+                const auto r = raw.detach().requires_grad_(true);
+                const auto in = x.detach().requires_grad_(true);
+                const CircularSpline s(r, o.bins, o.min_bin_size, o.min_derivative, kernel);
+                const auto out = inverse ? s.inverse(in) : s.forward(in);
+                (out.y.sum() + out.log_derivative.sum()).backward();
+              } else {
+                torch::InferenceMode guard;
+                const CircularSpline s(raw, o.bins, o.min_bin_size, o.min_derivative, kernel);
+                inverse ? s.inverse(x) : s.forward(x);
+              }
+            }
+          },
+          repeat);
+    };
+    const double fused = go(SplineKernel::fused), tensor = go(SplineKernel::tensor);
+    std::printf("  spline F + F^-1 of one coupling (%lld elements) %s: fused %.3f ms, tensor "
+                "formulation %.3f ms (x%.1f)\n",
+                static_cast<long long>(batch * moved), train ? "forward+backward" : "forward",
+                fused, tensor, tensor / fused);
+  }
+}
+
 // LibTorch's own encoder layer at the same shapes, against ours (forward, or forward and
 // backward): justifies the hand-written one.
 void compare_encoders(const FlowOptions &o, std::int64_t batch, std::int64_t repeat)
@@ -326,6 +363,7 @@ void bench(const Args &a, const std::string &preset)
   if (a.train)
     report("training step", step, time_pieces(o, a.batch, true, false, a.repeat),
            time_pieces(o, a.batch, true, true, a.repeat));
+  compare_splines(o, a.batch, a.repeat);
   compare_encoders(o, a.batch, a.repeat);
 }
 

@@ -20,14 +20,14 @@
 namespace flowmap {
 
 enum class AttentionProducts {
-  automatic,    // BLAS gemm on the CPU when the process has one, LibTorch otherwise
+  automatic,    // BLAS gemm on the CPU when the process has one, LibTorch's otherwise
   blas,         // BLAS gemm (std::runtime_error if the process has none)
   libtorch      // LibTorch's matmul, also inside the one autograd node
 };
 
 // qkv [B, P, 3E]: queries, keys and values of P tokens, each E wide and split into `heads`
 // heads of E / heads. Returns [B, P, E], head h's columns softmax(scale q_h k_h^T) v_h.
-// float32 or float64, any device (off the CPU: plain LibTorch operations).
+// float32 or float64, any device (off the CPU the products are LibTorch's).
 torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double scale,
                         AttentionProducts products = AttentionProducts::automatic);
 

@@ -22,6 +22,7 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// wrap_unit (flowmap_coordinates.h) for one value: values on [-1, 1) pass unchanged.
 double wrap(double u)
 {
   if (u >= -1.0 && u < 1.0) return u;

@@ -1,4 +1,5 @@
-"""bench/gain_report.py (the tables of bench/bench_gain.sh) against hand-computed values.
+"""bench/gain_report.py (the tables of bench/bench_gain.sh) against hand-computed values, and
+bench_gain.sh's refusal to re-evaluate snapshots that are not there.
 
 Run by CTest as tools.test_gain_report (python3 -m unittest); needs numpy.
 """
@@ -111,6 +112,41 @@ class GainReport(unittest.TestCase):
         result = run("row", self.out, "30")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("eval_30", result.stderr)
+
+
+BENCH = os.path.join(os.path.dirname(TOOL), "bench_gain.sh")
+
+
+class SkipTraining(unittest.TestCase):
+    """SKIP_TRAINING=1 re-evaluates an earlier run's snapshots; without them it must stop
+    before starting LAMMPS, naming what is missing."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = os.path.join(self.tmp.name, "gain")
+        os.makedirs(self.out)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def bench(self, minutes):
+        env = dict(os.environ, SKIP_TRAINING="1", OUT=self.out, BUILD=self.tmp.name)
+        return subprocess.run(["sh", BENCH, "I", minutes], capture_output=True, text=True,
+                              env=env, check=False, timeout=60)
+
+    def test_missing_snapshot_is_named_and_fails(self):
+        result = self.bench("15 60")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("snapshot_15min.flow", result.stderr)
+
+    def test_snapshot_without_its_training_line_fails(self):
+        for m in ("15", "60"):
+            write(os.path.join(self.out, f"snapshot_{m}min.flow"), "model")
+        write(os.path.join(self.out, "train.log"), "BENCH snapshot 15 min: steps 10\n")
+        result = self.bench("15 60")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("snapshot_60min.flow", result.stderr)
+        self.assertNotIn("snapshot_15min.flow", result.stderr)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
 
 #include "fix_flowmap.h"
 #include "flowmap_lammps_bridge.h"
+#include "flowmap_lammps_compat.h"
 #include "flowmap_weights.h"
 
 #include <cctype>
@@ -67,7 +68,7 @@ std::vector<double> grid(double lo, double hi, int n)
    x -> s x, s = (rho_source / rho_target)^(1/d), with log|det J| = N d log s.
 ------------------------------------------------------------------------- */
 
-class DirectSource : public ComputeRESS::SampleSource, protected Pointers {
+class DirectSource : public ComputeRESS::SampleSource {
  public:
   DirectSource(LAMMPS *lmp, const char *id, const char *t_source, const char *t_target);
 
@@ -108,7 +109,7 @@ class DirectSource : public ComputeRESS::SampleSource, protected Pointers {
 
 DirectSource::DirectSource(LAMMPS *lmp, const char *id, const char *t_source,
                            const char *t_target) :
-    Pointers(lmp), id_(id)
+    SampleSource(lmp), id_(id)
 {
   t_source_ = utils::numeric(FLERR, t_source, false, lmp);
   t_target_ = utils::numeric(FLERR, t_target, false, lmp);
@@ -290,12 +291,7 @@ void DirectSource::init()
 
   pe_ = nullptr;
   if (source_commands_.empty()) {
-#if FLOWMAP_LAMMPS_VERSION >= 20220324
-    pe_ = modify->get_compute_by_id("thermo_pe");
-#else
-    const int icompute = modify->find_compute("thermo_pe");
-    if (icompute >= 0) pe_ = modify->compute[icompute];
-#endif
+    pe_ = flowmap_compat::find_compute(modify, "thermo_pe");
     if (!pe_)
       error->all(FLERR, "Compute ress {}: source pe needs the thermo_pe compute, which "
                         "is missing", id_);
@@ -408,12 +404,12 @@ double DirectSource::memory_usage() const
    with the flow's weights and the identity-baseline weights of the same frames.
 ------------------------------------------------------------------------- */
 
-class FixSource : public ComputeRESS::SampleSource, protected Pointers {
+class FixSource : public ComputeRESS::SampleSource {
  public:
   // The fix maps frames in batches; asking for them maps the frames still waiting, so an
   // invocation (thermo, fix ave/time, the end of a run) always sees every frame up to now.
   FixSource(LAMMPS *lmp, const char *id, const char *fix_id) :
-      Pointers(lmp), id_(id), fix_id_(fix_id)
+      SampleSource(lmp), id_(id), fix_id_(fix_id)
   {
   }
   int parse_keyword(int, char **) override { return 0; }
@@ -448,12 +444,7 @@ class FixSource : public ComputeRESS::SampleSource, protected Pointers {
  private:
   void find_fix()
   {
-#if FLOWMAP_LAMMPS_VERSION >= 20220324
-    Fix *fix = modify->get_fix_by_id(fix_id_);
-#else
-    const int ifix = modify->find_fix(fix_id_);
-    Fix *fix = ifix < 0 ? nullptr : modify->fix[ifix];
-#endif
+    Fix *fix = flowmap_compat::find_fix(modify, fix_id_);
     if (!fix)
       error->all(FLERR, "Compute ress {}: fix {} does not exist; define fix flowmap first",
                  id_, fix_id_);

@@ -45,10 +45,11 @@ struct RESSSample {
 
 class ComputeRESS : public Compute {
  public:
-  // Where the samples of each invocation come from.
-  class SampleSource {
+  // Where the samples of each invocation come from. A LAMMPS-side object (Pointers), so its
+  // destructor's exception specification is LAMMPS's, whatever the release.
+  class SampleSource : protected Pointers {
    public:
-    virtual ~SampleSource() = default;
+    explicit SampleSource(LAMMPS *lmp) : Pointers(lmp) {}
     // Consumes a mode-specific keyword at arg[0] with its values; returns the number of
     // arguments used, 0 when the keyword is not this mode's.
     virtual int parse_keyword(int narg, char **arg) = 0;

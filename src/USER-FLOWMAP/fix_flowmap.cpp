@@ -8,6 +8,7 @@
 #include "flowmap_blas_check.h"
 #include "flowmap_dump_reader.h"
 #include "flowmap_lammps_bridge.h"
+#include "flowmap_lammps_compat.h"
 #include "flowmap_lammps_frame.h"
 #include "flowmap_mapping.h"
 #include "flowmap_model_file.h"
@@ -222,7 +223,7 @@ void FixFlowMap::parse(int narg, char **arg)
       const auto names = flowmap::FlowOptions::preset_names();
       if (std::find(names.begin(), names.end(), s.arch) == names.end())
         error->all(FLERR, "Fix flowmap arch {} is unknown; choose one of: {}", s.arch,
-                   fmt::format("{}", fmt::join(names, ", ")));
+                   flowmap_compat::join(names, ", "));
     } else if (key == "blocks" || key == "bins" || key == "frequencies" || key == "embedding" ||
                key == "heads" || key == "layers" || key == "feedforward") {
       s.arch_overrides.emplace_back(key, positive_int(iarg));
@@ -555,7 +556,7 @@ void FixFlowMap::load_frames()
                                 nullptr, false);
   } catch (FlowMapBridgeError &err) {
     error->all(FLERR, "Fix flowmap could not evaluate the frames of {}: {}",
-               fmt::join(s.frame_files, " "), err.what());
+               flowmap_compat::join(s.frame_files, " "), err.what());
   }
   for (std::int64_t f = 0; f < count; ++f)
     session_->add_frame(ensemble, &positions[f * n * d], energies[f]);

@@ -23,9 +23,7 @@
 #include "neighbor.h"
 #include "pair.h"
 #include "update.h"
-#if FLOWMAP_LAMMPS_VERSION < 20220324
-#include "neigh_request.h"
-#endif
+#include "flowmap_lammps_compat.h"
 
 #include <algorithm>
 #include <cctype>
@@ -48,16 +46,7 @@ class BridgeNeighborList : public Compute {
  public:
   BridgeNeighborList(LAMMPS *lmp, int narg, char **arg) : Compute(lmp, narg, arg) {}
 
-  void init() override
-  {
-#if FLOWMAP_LAMMPS_VERSION >= 20220324
-    neighbor->add_request(this);
-#else
-    int irequest = neighbor->request(this, instance_me);
-    neighbor->requests[irequest]->pair = 0;
-    neighbor->requests[irequest]->compute = 1;
-#endif
-  }
+  void init() override { flowmap_compat::request_half_list(neighbor, this, instance_me); }
 
   void init_list(int, NeighList *ptr) override { list = ptr; }
 
@@ -67,14 +56,6 @@ class BridgeNeighborList : public Compute {
 Compute *create_bridge_neighbor_list(LAMMPS *lmp, int narg, char **arg)
 {
   return new BridgeNeighborList(lmp, narg, arg);
-}
-
-// LAMMPS's message without the trailing newline.
-std::string lammps_message(const LAMMPSException &e)
-{
-  std::string m = e.message;
-  while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.pop_back();
-  return m;
 }
 
 std::string number(double v)
@@ -144,7 +125,7 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
   try {
     lmp_ = new LAMMPS(nargs, const_cast<char **>(args), MPI_COMM_SELF);
   } catch (LAMMPSException &e) {
-    throw FlowMapBridgeError("cannot create the helper LAMMPS instance: " + lammps_message(e));
+    throw FlowMapBridgeError("cannot create the helper LAMMPS instance: " + flowmap_compat::message_of(e));
   }
 
   const std::string setup_context = "energy bridge set-up";
@@ -194,7 +175,7 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
     (*lmp_->modify->compute_map)[kNeighborStyle] = &create_bridge_neighbor_list;
     command(std::string("compute ") + kNeighborId + " all " + kNeighborStyle, setup_context);
     core_list_ = static_cast<BridgeNeighborList *>(
-        lmp_->modify->compute[lmp_->modify->find_compute(kNeighborId)]);
+        flowmap_compat::find_compute(lmp_->modify, kNeighborId));
   }
 
   std::string all_pair_commands;
@@ -204,7 +185,7 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
     lmp_->init();
   } catch (LAMMPSException &e) {
     throw FlowMapBridgeError("pair commands " + all_pair_commands +
-                             " are incomplete or inconsistent: " + lammps_message(e));
+                             " are incomplete or inconsistent: " + flowmap_compat::message_of(e));
   }
   Pair *pair = lmp_->force->pair;
   if (!pair)
@@ -240,7 +221,7 @@ void FlowMapBridge::Helper::command(const std::string &line, const std::string &
   try {
     lmp_->input->one(line);
   } catch (LAMMPSException &e) {
-    throw FlowMapBridgeError(context + " failed ('" + line + "'): " + lammps_message(e));
+    throw FlowMapBridgeError(context + " failed ('" + line + "'): " + flowmap_compat::message_of(e));
   }
 }
 
@@ -270,7 +251,7 @@ void FlowMapBridge::Helper::set_box(const double *lengths)
     lmp_->comm->setup();
     lmp_->neighbor->setup_bins();
   } catch (LAMMPSException &e) {
-    throw FlowMapBridgeError("energy bridge: cannot resize the box: " + lammps_message(e));
+    throw FlowMapBridgeError("energy bridge: cannot resize the box: " + flowmap_compat::message_of(e));
   }
   const double shortest = *std::min_element(box_.begin(), box_.begin() + dim_);
   direct_ = direct_capable_ && lmp_->force->pair->cutforce < 0.5 * shortest;
@@ -326,7 +307,7 @@ double FlowMapBridge::Helper::pair_sum_neighbors(const double *positions, double
     }
     if (force->newton) lmp_->comm->reverse_comm();
   } catch (LAMMPSException &e) {
-    throw FlowMapBridgeError("energy bridge: evaluation failed: " + lammps_message(e));
+    throw FlowMapBridgeError("energy bridge: evaluation failed: " + flowmap_compat::message_of(e));
   }
   if (forces) {
     double **f = atom->f;

@@ -85,7 +85,7 @@ class LammpsRunner {
     try {
       command(line);
     } catch (LAMMPS_NS::LAMMPSException &e) {
-      return e.message;
+      return e.what();
     }
     return {};
   }

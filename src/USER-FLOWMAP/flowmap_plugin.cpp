@@ -9,6 +9,7 @@
 
 #include "compute_ress.h"
 #include "fix_flowmap.h"
+#include "flowmap_version.h"
 
 using namespace LAMMPS_NS;
 

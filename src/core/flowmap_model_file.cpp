@@ -4,6 +4,8 @@
 
 #include "flowmap_model_file.h"
 
+#include "flowmap_version.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>

@@ -38,7 +38,7 @@ say() { printf 'fresh-machine: %s\n' "$*"; }
 # The README's two commands, taken from the README itself so the check cannot drift from it:
 # the indented lines that start with scripts/run_example.sh and scripts/run_tests.sh.
 readme_command() {
-  sed -n "s/^    \(scripts\/$1\.sh[^#]*\).*$/\1/p" "$repo/README.md" | head -n 1 | sed 's/ *$//'
+  sed -n "s/^    \(scripts\/$1\.sh[^#]*\).*$/\1/p" "$repo/README.md" | sed -n '1s/ *$//p'
 }
 example_command=$(readme_command run_example)
 tests_command=$(readme_command run_tests)
@@ -50,7 +50,7 @@ commit=$(git -C "$repo" rev-parse HEAD)
   say "note: uncommitted changes are not part of the check (it clones $commit)"
 
 archive=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
-  awk '$2 == "bookworm" { print $1; exit }')
+  awk '$2 == "bookworm" && u == "" { u = $1 } END { print u }')
 [ -n "$archive" ] || { say "the host's apt knows no bookworm archive" >&2; exit 2; }
 command -v debootstrap >/dev/null ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null

@@ -45,7 +45,8 @@ packages=(build-essential cmake ninja-build ccache pkg-config dpkg-dev xz-utils
   libgtest-dev libgmock-dev python3 python3-numpy python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   stage "installing ${#missing[@]} Debian packages: ${missing[*]}"
@@ -62,18 +63,20 @@ fi
 debian_archive() {
   local codename uri
   codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  # (Each reader consumes all of its input: an early exit would fail the pipe under pipefail.)
   uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
-    awk -v c="$codename" '$2 == c { print $1; exit }')
+    awk -v c="$codename" '$2 == c && u == "" { u = $1 } END { print u }')
   if [ -z "$uri" ]; then
     # No downloaded lists (cleaned images): read the source entries themselves.
     uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-      sed -E 's/\[[^]]*\]//' | awk -v c="$codename" '$1 == "deb" && $3 == c { print $2; exit }')
+      sed -E 's/\[[^]]*\]//' | awk -v c="$codename" '$1 == "deb" && $3 == c && u == "" { u = $2 }
+        END { print u }')
   fi
   if [ -z "$uri" ]; then
     uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v c="$codename" '
       /^URIs:/ { u = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == c) s = 1 }
-      /^$/ { if (s && u != "") { print u; exit } u = ""; s = 0 }
-      END { if (s && u != "") print u }' | head -n 1)
+      /^$/ { if (s && u != "" && found == "") found = u; u = ""; s = 0 }
+      END { if (s && u != "" && found == "") found = u; print found }')
   fi
   [ -n "$uri" ] || return 1
   echo "${uri%/}"
@@ -97,14 +100,15 @@ fetch_lammps_source() {
     "lammps=$lammps_debian_version" >"$apt_dir/source.log" 2>&1) || true
   local tarball=$cache/$lammps_orig_tarball
   [ -s "$tarball" ] || { cat "$apt_dir/source.log" >&2; fail "could not fetch $lammps_orig_tarball"; }
-  local top work
-  top=$(tar tJf "$tarball" | head -n 1 | cut -d/ -f1)
+  local work tree
   work=$(mktemp -d "$root/third_party/unpack.XXXXXX")
+  say "unpacking $lammps_orig_tarball"
   tar xJf "$tarball" -C "$work"
-  [ -f "$work/$top/src/version.h" ] || fail "$lammps_orig_tarball holds no LAMMPS tree"
+  tree=$(find "$work" -mindepth 2 -maxdepth 2 -name src -type d -printf '%h\n' -quit)
+  [ -n "$tree" ] && [ -f "$tree/src/version.h" ] || fail "$lammps_orig_tarball holds no LAMMPS tree"
   rm -rf "$lammps_src"
-  mv "$work/$top" "$lammps_src"
-  rmdir "$work"
+  mv "$tree" "$lammps_src"
+  rm -rf "$work"
 }
 
 if [ -f "$lammps_src/src/version.h" ]; then

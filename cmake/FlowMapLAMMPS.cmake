@@ -35,8 +35,10 @@ if(FLOWMAP_BUILD_LAMMPS)
   # LAMMPS's own unittest tree downloads googletest at configure time, which cannot work here.
   set(ENABLE_TESTING OFF CACHE BOOL "" FORCE)
   add_subdirectory("${LAMMPS_SOURCE_DIR}/cmake" lammps EXCLUDE_FROM_ALL)
-  # lmp and liblammps are wanted by default, the rest of LAMMPS's targets are not.
+  # lmp and liblammps are wanted by default, the rest of LAMMPS's targets are not. lmp lands in
+  # build/lammps/ whatever the release (2021 puts it in its own binary folder, 2025 in the top).
   add_custom_target(lammps_all ALL DEPENDS lmp lammps)
+  set_target_properties(lmp PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/lammps")
   set(FLOWMAP_LMP_EXECUTABLE "$<TARGET_FILE:lmp>")
 else()
   include(FlowMapExternalLAMMPS)

@@ -459,11 +459,11 @@ def free_energy_lines(summaries, bennett):
     fwd, inv = summaries.get("forward"), summaries.get("inverse")
     lines = ["Free energy beta_B F_B - beta_A F_A (reduced; the flow's and the identity's "
              "weights of the same frames):",
-             f"  {'estimator':<32}{'flow':>22}{'identity':>24}"]
+             f"  {'estimator':<32}{'flow':>12}{'':11}{'identity':>14}"]
 
     def row(label, flow, identity):
-        ident = f"{identity[0]:>14.4f} +- {identity[1]:<7.4f}" if identity else ""
-        lines.append(f"  {label:<32}{flow[0]:>12.4f} +- {flow[1]:<7.4f}  {ident}")
+        ident = f"{identity[0]:>14.4f} +- {identity[1]:.4f}" if identity else ""
+        lines.append(f"  {label:<32}{flow[0]:>12.4f} +- {flow[1]:<7.4f}{ident}")
 
     if fwd:
         row("A->B  -log<w_F>", fwd["free_energy"], fwd["free_energy_identity"])

@@ -79,7 +79,7 @@ class DirectSource : public ComputeRESS::SampleSource {
   double memory_usage() const override;
 
  private:
-  // Identity-baseline RESS over a grid of target (density, temperature) (METHOD.md section 3).
+  // Identity-baseline RESS over a grid of target (density, temperature) (doc/method.md section 7).
   struct Scan {
     std::vector<double> densities;
     std::vector<double> temperatures;

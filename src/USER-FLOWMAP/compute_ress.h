@@ -37,7 +37,7 @@ struct RESSSample {
   bigint step;
   double source_energy;    // U_from of the simulated frame
   double target_energy;    // U_to of the mapped frame
-  double log_weight;       // log w of METHOD.md section 2, log-determinant included
+  double log_weight;       // log w of doc/method.md section 2, log-determinant included
   // fix mode: the identity / isotropic-scaling baseline of the same frame
   double identity_target_energy;
   double identity_log_weight;

@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: the permutation-equivariant conditioner of one coupling (METHOD.md section 5).
+   USER-FLOWMAP: the permutation-equivariant conditioner of one coupling (doc/method.md section 9).
 
    Per particle: circular features cos(k pi u), sin(k pi u), k = 1..F, of the conditioning
    components (with the particle split: of all components, those being transformed zeroed,

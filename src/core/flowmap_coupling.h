@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: split coupling by Cartesian component (METHOD.md section 5).
+   USER-FLOWMAP: one split coupling, by component or by particle (doc/method.md section 9).
 
    C(c | rest): the component c of every particle goes through its own circular spline whose
    parameters the conditioner computes from the other components of all particles. The

@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: the flow on the torus [-1, 1)^(d (N-1)) (METHOD.md section 5).
+   USER-FLOWMAP: the flow on the torus [-1, 1)^(d (N-1)) (doc/method.md section 9).
 
    A stack of blocks. 2D block: [shift, C(x|y), C(y|x), shift, C(y|x), C(x|y)], the
    published layout. 3D block, the same pattern: [shift, C(x|yz), C(y|zx), C(z|xy), shift,

@@ -1,5 +1,5 @@
 // The trained flows shipped in potentials/ load with this build, are for the systems their
-// names say (N, dimension, boxes, temperatures of METHOD.md section 3), and map a
+// names say (N, dimension, boxes, temperatures of doc/method.md section 7), and map a
 // configuration invertibly with a finite log-determinant.
 #include "flowmap_model_file.h"
 

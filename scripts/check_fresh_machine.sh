@@ -36,9 +36,13 @@ say() { printf 'fresh-machine: %s\n' "$*"; }
 [ "$(id -u)" -eq 0 ] || { say "run as root (debootstrap and chroot need it)" >&2; exit 2; }
 
 # The README's two commands, taken from the README itself so the check cannot drift from it:
-# the indented lines that start with scripts/run_example.sh and scripts/run_tests.sh.
+# the indented lines of its "Two commands" section that start with scripts/run_example.sh and
+# scripts/run_tests.sh, without their comments.
 readme_command() {
-  sed -n "s/^    \(scripts\/$1\.sh[^#]*\).*$/\1/p" "$repo/README.md" | sed -n '1s/ *$//p'
+  awk -v script="scripts/$1.sh" '/^## / { inside = ($0 == "## Two commands") }
+    inside && index($0, "    " script) == 1 && found == "" {
+      line = substr($0, 5); sub(/ *#.*$/, "", line); sub(/ +$/, "", line); found = line }
+    END { print found }' "$repo/README.md"
 }
 example_command=$(readme_command run_example)
 tests_command=$(readme_command run_tests)

@@ -16,7 +16,9 @@
 # Needs: root, debootstrap (installed with apt-get if missing), git, network access to the
 # Debian archive the host's apt uses.
 set -euo pipefail
-
+# The whole script is one block, read before it runs: the check takes an hour, and bash would
+# otherwise read an edited script from the middle.
+{
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 keep=0
 target=""
@@ -133,3 +135,4 @@ done
 [ $status -eq 0 ] && say "PASSED" || say "FAILED"
 [ $keep -eq 1 ] && say "root kept: $target (logs $target.*.log)"
 exit $status
+}

@@ -36,7 +36,7 @@ say "built $work/build/lmp in $((SECONDS - start)) s"
 . "$root/scripts/blas_env.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 "$work/build/lmp" -h | grep -qw flowmap || { say "lmp -h does not list fix flowmap"; exit 1; }
-out=$(env -u LAMMPS_PLUGIN_PATH "$work/build/lmp" -in "$root/tests/routes/in.route" -var plugin none \
+out=$(env -u LAMMPS_PLUGIN_PATH "$work/build/lmp" -in "$root/tests/routes/in.route" \
   -var inputs "$root/examples/lammps_inputs" -var potentials "$root/potentials" -log none -nocite)
 line=$(grep '^route: frames' <<<"$out") || { echo "$out" | tail -n 30; say "no route line"; exit 1; }
 say "in-tree lmp (no plugin): $line"

@@ -1,4 +1,4 @@
-# In-tree build: compiles fix flowmap and compute ress into LAMMPS itself (no plugin).
+# In-tree build: compiles the USER-FLOWMAP styles into LAMMPS itself (no plugin).
 # Included at the end of LAMMPS's cmake/CMakeLists.txt, after FLOWMAP_SOURCE_DIR (the
 # USER-FLOWMAP repository, for its LAMMPS-free core) is set; scripts/install_in_tree.sh copies
 # this folder to <lammps>/src/USER-FLOWMAP and adds both lines. LAMMPS's own CMake has defined
@@ -31,5 +31,5 @@ target_compile_definitions(lammps PRIVATE FLOWMAP_LAMMPS_VERSION=${FLOWMAP_LAMMP
 target_link_libraries(lammps PUBLIC flowmap_core)
 RegisterStyles("${CMAKE_CURRENT_LIST_DIR}")
 GenerateStyleHeaders("${LAMMPS_STYLE_HEADERS_DIR}")
-message(STATUS "USER-FLOWMAP: fix flowmap and compute ress compiled in (LAMMPS "
+message(STATUS "USER-FLOWMAP: fix flowmap, fix flowmap/exchange and compute ress compiled in (LAMMPS "
   "${FLOWMAP_LAMMPS_VERSION_LABEL}, LibTorch ${Torch_VERSION})")

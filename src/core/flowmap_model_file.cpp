@@ -276,6 +276,11 @@ FlowModel read_checked(InputArchive &archive, const std::string &origin)
 
 }    // namespace
 
+std::int64_t model_fingerprint(const FlowModel &model)
+{
+  return model_checksum(model);
+}
+
 void write_model(OutputArchive &archive, const FlowModel &model)
 {
   archive.write("format", std::string(kModelFormatName));

@@ -54,6 +54,10 @@ torch::serialize::InputArchive load_archive(const std::string &path);
 torch::serialize::InputArchive load_archive_bytes(const std::string &bytes,
                                                   const std::string &origin);
 
+// The checksum a model file stores: equal for models with the same parameters, architecture
+// and metadata, so two processes can check that they hold the same flow.
+std::int64_t model_fingerprint(const FlowModel &model);
+
 // ModelFileError naming the first mismatch between what the model was trained for and the
 // system at hand, e.g. "model was trained for N = 32 particles, this system has 64". Box
 // lengths compare with relative tolerance rel_tol.

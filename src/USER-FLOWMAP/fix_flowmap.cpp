@@ -445,8 +445,7 @@ void FixFlowMap::build()
   states.beta_source = 1.0 / (force->boltz * s.temperature[0]);
   states.beta_target = 1.0 / (force->boltz * s.temperature[1]);
   // The flow is equivariant under permutations within a species only; see flowmap_species.h.
-  const flowmap::Species species(
-      std::vector<std::int64_t>(frame_->types().begin(), frame_->types().end()));
+  const auto &species = frame_->species();
   const bool from_restart = !restart_bytes_.empty();
   const bool from_file = !from_restart && !s.load.empty();
   const std::string origin = from_restart ? "the restart file" : "model file '" + s.load + "'";
@@ -489,7 +488,9 @@ void FixFlowMap::build()
       try {
         flowmap::check_model_species(model, species);
       } catch (flowmap::ModelFileError &err) {
-        error->all(FLERR, "Fix flowmap: {} does not fit this system: {}", origin, err.what());
+        error->all(FLERR, "Fix flowmap: {} does not fit this system: {} (types exchanged "
+                   "during this fix's runs are relabelled, but the system must start with the "
+                   "model's types by atom ID)", origin, err.what());
       }
       if (!model.species().recorded() && species.num_species() > 1 && comm->me == 0)
         error->warning(FLERR, "Fix flowmap: {} records no atom types (written before USER-FLOWMAP "
@@ -550,24 +551,26 @@ void FixFlowMap::load_frames()
   const auto &box = s.forward ? states.target_box : states.source_box;
   const int n = frame_->natoms(), d = frame_->dimension();
 
-  // The frames of a mixture must have the system's type at every atom ID, or the flow would
-  // learn one species' positions as another's.
-  const auto &types = frame_->types();
-  const bool mixture =
-      std::any_of(types.begin(), types.end(), [&](int t) { return t != types.front(); });
+  // A frame of a mixture must have the system's type at every atom ID, or the flow would learn
+  // one species' positions as another's; frames of swap runs are relabelled (species.h).
+  const auto &species = frame_->species();
   bool warned_untyped = false;
-  auto check_types = [&](const std::string &file, const flowmap::DumpFrame &frame) {
+  auto relabelled = [&](const std::string &file, const flowmap::DumpFrame &frame) {
     if (frame.types.empty()) {
-      if (mixture && !warned_untyped && comm->me == 0)
+      if (species.num_species() > 1 && !warned_untyped && comm->me == 0)
         error->warning(FLERR, "Fix flowmap: dump file {} has no numeric type column; its atoms "
                        "are taken to have this system's types by atom ID", file);
       warned_untyped = true;
-      return;
+      return frame.positions;
     }
-    for (std::size_t i = 0; i < types.size(); ++i)
-      if (frame.types[i] != types[i])
-        error->all(FLERR, "Fix flowmap: dump file {} (step {}) has type {} at atom ID {}, this "
-                   "system has type {}", file, frame.timestep, frame.types[i], i + 1, types[i]);
+    if (frame.types == species.types()) return frame.positions;
+    try {
+      return flowmap::relabel(frame.positions, species.relabelling(frame.types), d);
+    } catch (std::invalid_argument &err) {
+      error->all(FLERR, "Fix flowmap: dump file {} (step {}): {}", file, frame.timestep,
+                 err.what());
+    }
+    return frame.positions;
   };
 
   std::vector<double> positions;
@@ -579,7 +582,6 @@ void FixFlowMap::load_frames()
         if (static_cast<int>(frame.positions.size()) != n * d)
           error->all(FLERR, "Fix flowmap: dump file {} has frames of {} atoms, this system has {}",
                      file, frame.positions.size() / d, n);
-        check_types(file, frame);
         for (int k = 0; k < d; ++k) {
           const double length = frame.box_hi[k] - frame.box_lo[k];
           if (std::fabs(length - box[k]) > 1e-6 * box[k])
@@ -587,7 +589,8 @@ void FixFlowMap::load_frames()
                        "dimension {}, the {} ensemble's box is {}", file, frame.timestep, length,
                        k + 1, s.forward ? "target" : "source", box[k]);
         }
-        positions.insert(positions.end(), frame.positions.begin(), frame.positions.end());
+        const auto x = relabelled(file, frame);
+        positions.insert(positions.end(), x.begin(), x.end());
       }
     }
   } catch (flowmap::DumpFormatError &err) {
@@ -866,12 +869,17 @@ void FixFlowMap::map_buffered()
 
   // The per-atom output holds the last frame (the current one when a batch completes), wrapped
   // into the other box: the simulation box scaled about the coordinate origin. The last rank
-  // mapped it.
+  // mapped it. After type exchanges its rows are relabelled atoms: each goes back to its atom.
   std::vector<double> last(static_cast<std::size_t>(n) * d);
   if (mapped_last.defined()) std::copy_n(mapped_last.data_ptr<double>(), n * d, last.begin());
   MPI_Bcast(last.data(), n * d, MPI_DOUBLE, comm->nprocs - 1, world);
+  const auto &source = frame_->relabelling();
+  std::vector<std::int64_t> row_of_atom(source.size());
+  for (std::size_t r = 0; r < source.size(); ++r) row_of_atom[source[r]] = r;
   for (int i = 0; i < atom->nlocal; ++i) {
-    const double *yi = &last[static_cast<std::size_t>(atom->tag[i] - 1) * d];
+    const std::int64_t atom_index = atom->tag[i] - 1;
+    const auto row = source.empty() ? atom_index : row_of_atom[atom_index];
+    const double *yi = &last[static_cast<std::size_t>(row) * d];
     for (int k = 0; k < 3; ++k) {
       if (k >= d) {
         mapped_[i][k] = atom->x[i][k];

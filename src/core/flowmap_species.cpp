@@ -92,6 +92,41 @@ InternalSpecies Species::internal() const
   return internal;
 }
 
+std::vector<std::int64_t> Species::relabelling(const std::vector<std::int64_t> &current) const
+{
+  const Species other(current);
+  std::vector<std::int64_t> source(types_.size());
+  bool counts_agree = other.num_atoms() == num_atoms() && other.type_map_ == type_map_;
+  for (std::size_t s = 0; counts_agree && s < type_map_.size(); ++s) {
+    const auto t = type_map_[s];
+    counts_agree = std::count(types_.begin(), types_.end(), t) ==
+        std::count(current.begin(), current.end(), t);
+  }
+  if (!counts_agree)
+    throw std::invalid_argument("the atoms have other types than recorded: " + describe() +
+                                ", now " + other.describe() +
+                                "; only exchanges of types between atoms keep the system");
+  // k-th atom of type t here <- k-th atom of type t in current, for every t at once
+  std::vector<std::size_t> next(type_map_.size(), 0);
+  std::vector<std::vector<std::int64_t>> of_type(type_map_.size());
+  for (std::int64_t i = 0; i < other.num_atoms(); ++i)
+    of_type[species_of(current[i])].push_back(i);
+  for (std::int64_t i = 0; i < num_atoms(); ++i) {
+    const auto s = species_of(types_[i]);
+    source[i] = of_type[s][next[s]++];
+  }
+  return source;
+}
+
+std::vector<double> relabel(const std::vector<double> &positions,
+                            const std::vector<std::int64_t> &source, int dimension)
+{
+  std::vector<double> out(positions.size());
+  for (std::size_t i = 0; i < source.size(); ++i)
+    std::copy_n(&positions[source[i] * dimension], dimension, &out[i * dimension]);
+  return out;
+}
+
 std::vector<std::int64_t> Species::runs() const
 {
   std::vector<std::int64_t> runs;

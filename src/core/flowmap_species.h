@@ -57,6 +57,15 @@ class Species {
   std::vector<std::int64_t> grouped_order() const;
   InternalSpecies internal() const;
 
+  // Swap moves (fix atom/swap) and dumps of swap runs give configurations whose atoms have
+  // other types than the ones recorded here, with the same count of each type. Exchanging the
+  // labels of two atoms of one species leaves the Boltzmann weight unchanged, so such a
+  // configuration is the recorded system relabelled: the k-th atom of type t (by atom ID)
+  // becomes the k-th atom of type t here. Returns, for each atom index here, the index of the
+  // atom it is in `current` (identity when the types agree); std::invalid_argument naming
+  // both compositions when the counts per type differ.
+  std::vector<std::int64_t> relabelling(const std::vector<std::int64_t> &current) const;
+
   // [type, atoms, type, atoms, ...], consecutive atoms of one type merged, atom-ID order.
   std::vector<std::int64_t> runs() const;
   // For messages: "43 atoms: 26 of type 1, 10 of type 2, 7 of type 3; in atom-ID order
@@ -73,6 +82,11 @@ class Species {
 
   std::int64_t species_of(std::int64_t type) const;
 };
+
+// Positions [N d] (atom-ID order) rearranged by a relabelling: atom i takes the coordinates of
+// atom source[i].
+std::vector<double> relabel(const std::vector<double> &positions,
+                            const std::vector<std::int64_t> &source, int dimension);
 
 // Empty when a flow recorded with `model` may map configurations of `system`; otherwise the
 // reason, naming both compositions. A model without recorded species (written before they

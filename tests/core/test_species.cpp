@@ -96,6 +96,29 @@ TEST(Species, MismatchNamesBothCompositions)
   EXPECT_THAT(size, ::testing::Not(HasSubstr("first difference")));
 }
 
+TEST(Species, TypeExchangesAreRelabelled)
+{
+  // atoms 0 and 1 exchanged their types (a swap move): the k-th atom of each type by ID takes
+  // the k-th slot of that type
+  const Species recorded(V{1, 2, 1, 2});
+  const auto source = recorded.relabelling(V{2, 1, 1, 2});
+  EXPECT_EQ(source, (V{1, 0, 2, 3}));
+  EXPECT_EQ(relabel({0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5}, source, 2),
+            (std::vector<double>{1, 1.5, 0, 0.5, 2, 2.5, 3, 3.5}));
+  EXPECT_EQ(recorded.relabelling(recorded.types()), (V{0, 1, 2, 3}));
+  // three types, every type moved
+  EXPECT_EQ(Species(V{1, 1, 2, 3}).relabelling(V{3, 2, 1, 1}), (V{2, 3, 1, 0}));
+  try {
+    recorded.relabelling(V{1, 1, 1, 2});
+    ADD_FAILURE() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_THAT(e.what(), HasSubstr("recorded: 4 atoms: 2 of type 1, 2 of type 2"));
+    EXPECT_THAT(e.what(), HasSubstr("now 4 atoms: 3 of type 1, 1 of type 2"));
+  }
+  EXPECT_THROW(recorded.relabelling(V{1, 2, 3, 2}), std::invalid_argument);
+  EXPECT_THROW(recorded.relabelling(V{1, 2, 1}), std::invalid_argument);
+}
+
 TEST(Species, InvalidInputIsRefused)
 {
   try {

@@ -2,7 +2,8 @@
 // with the same Hamiltonian at two temperatures, records the atom types in its model file,
 // maps with them (weights equal the model applied independently, the identity baseline is
 // plain temperature reweighting), and refuses a system or dump frames with other types,
-// naming both; compute ress reweights a mixture between temperatures.
+// naming both; compute ress reweights a mixture between temperatures; type exchanges by swap
+// moves are relabellings of the same system, for mapping, weights and per-atom output.
 #include "flowmap_dump_reader.h"
 #include "flowmap_lammps_bridge.h"
 #include "flowmap_model_file.h"
@@ -95,7 +96,8 @@ struct Frames {
     static Frames frames;
     return frames;
   }
-  std::string hot = "hot.dump", cold = "cold.dump", cold_other_types = "cold_other.dump";
+  std::string hot = "hot.dump", cold = "cold.dump", cold_other_types = "cold_other.dump",
+              cold_four = "cold_four.dump";
 
  private:
   Frames()
@@ -103,6 +105,7 @@ struct Frames {
     write_frames(hot, kHot, 80, 11);
     write_frames(cold, kCold, 80, 12);
     write_frames(cold_other_types, kCold, 40, 13, "1 2 3 4 5");
+    write_frames(cold_four, kCold, 40, 14, "1 2 3 4");
   }
 };
 
@@ -248,17 +251,29 @@ TEST_F(Mixtures, SystemWithOtherTypesIsRefusedNamingBothCompositions)
   }
 }
 
-TEST_F(Mixtures, DumpFramesOfOtherTypesAreRefused)
+TEST_F(Mixtures, DumpFramesAreRelabelledOrRefused)
 {
   const auto &frames = Frames::get();
+  {
+    // the type-2 atoms are IDs 1-5 instead of 5, 10, ..., 25: the same system relabelled
+    LammpsRunner r;
+    r.load_plugin();
+    r.commands(system_lines());
+    r.commands(kMixture);
+    r.commands({fix_flowmap("f", "arch tiny holdout 5 batch 8 steps 0 frames " +
+                                     frames.cold_other_types),
+                "variable pool equal f_f[12]", "run 0"});
+    EXPECT_EQ(r.equal_variable("pool"), 35.0);
+  }
   LammpsRunner r;
   r.load_plugin();
   r.commands(system_lines());
   r.commands(kMixture);
-  r.command(fix_flowmap("f", "arch tiny holdout 5 batch 8 frames " + frames.cold_other_types));
-  EXPECT_THAT(bare_message(r.error_of("run 0")),
-              HasSubstr("dump file cold_other.dump (step 0) has type 2 at atom ID 1, this system "
-                        "has type 1"));
+  r.command(fix_flowmap("f", "arch tiny holdout 5 batch 8 frames " + frames.cold_four));
+  const auto message = bare_message(r.error_of("run 0"));
+  EXPECT_THAT(message, HasSubstr("dump file cold_four.dump (step 0): the atoms have other types "
+                                 "than recorded: 25 atoms: 20 of type 1, 5 of type 2"));
+  EXPECT_THAT(message, HasSubstr("now 25 atoms: 21 of type 1, 4 of type 2"));
 }
 
 TEST_F(Mixtures, ComputeRessReweightsAMixtureBetweenTemperatures)
@@ -277,4 +292,137 @@ TEST_F(Mixtures, ComputeRessReweightsAMixtureBetweenTemperatures)
   const double log_w = r.lmp()->input->variable->compute_equal(&last[0]);
   EXPECT_NEAR(log_w, (1.0 / kHot - 1.0 / kCold) * u, 1e-12 * std::max(1.0, std::fabs(u)));
   EXPECT_LT(u, 0.0);    // an attractive liquid: the weight is not trivially 0
+}
+
+namespace {
+
+// The test's own relabelling: atom slot i of the recorded types takes the coordinates of the
+// k-th atom (by ID) that now has slot i's type, where slot i is the k-th of its type.
+std::vector<int> source_rows(const std::vector<int> &recorded, const std::vector<int> &now)
+{
+  std::vector<int> source(recorded.size(), -1);
+  for (int type = 1; type <= 2; ++type) {
+    std::vector<int> slots, atoms;
+    for (int i = 0; i < static_cast<int>(recorded.size()); ++i) {
+      if (recorded[i] == type) slots.push_back(i);
+      if (now[i] == type) atoms.push_back(i);
+    }
+    for (std::size_t k = 0; k < slots.size() && k < atoms.size(); ++k) source[slots[k]] = atoms[k];
+  }
+  return source;
+}
+
+}    // namespace
+
+TEST_F(Mixtures, TypeExchangesBySwapMovesAreRelabellings)
+{
+  {
+    LammpsRunner r;
+    r.load_plugin();
+    r.commands(system_lines());
+    r.commands(kMixture);
+    r.commands({"velocity all create 2.0 21 dist gaussian",
+                "fix lang all langevin 2.0 2.0 0.5 22", "fix nve all nve", "fix 2d all enforce2d",
+                "timestep 0.005", "fix swap all atom/swap 10 5 23 2.0 ke yes types 1 2",
+                fix_flowmap("map", "mode map load " + trained_model() + " mapbatch 1"),
+                "compute w all ress fix map file swap_weights.dat bootstrap 0",
+                "compute direct all ress " + number(kHot) + " " + number(kCold) + " target" +
+                    quoted(kMixture),
+                "dump d all custom 20 swap.dump id type x y f_map[1] f_map[2]",
+                "dump_modify d sort id format float %.17g", "thermo_modify norm no",
+                "thermo_style custom step pe c_direct[6] c_w[3]", "thermo 20", "run 400",
+                "variable accepted equal f_swap[2]"});
+    EXPECT_GT(r.equal_variable("accepted"), 0.0) << "no swap was accepted: the test is vacuous";
+    // compute ress direct: the relabelled frame has the host's energy
+    std::string pe = "c_thermo_pe", last = "c_direct[6]";
+    const double u = r.lmp()->input->variable->compute_equal(&pe[0]);
+    EXPECT_NEAR(r.lmp()->input->variable->compute_equal(&last[0]),
+                (1.0 / kHot - 1.0 / kCold) * u, 1e-10 * std::fabs(u));
+  }
+  if (world_rank() != 0) return;
+
+  auto model = flowmap::load_model(trained_model());
+  const double L = box_length();
+  const std::vector<double> box = {L, L};
+  const auto recorded = types_of(kMinorityIds);
+  LAMMPS_NS::FlowMapBridgeSetup setup;
+  setup.dimension = 2;
+  setup.types = recorded;
+  setup.ntypes = 2;
+  setup.box_lengths = box;
+  setup.pair_commands = kMixture;
+  LAMMPS_NS::FlowMapBridge bridge(setup);
+
+  // frames, their types and the per-atom mapped output, by step
+  struct Frame {
+    std::vector<int> types;
+    std::vector<double> x, mapped;
+  };
+  std::map<long, Frame> frames;
+  std::ifstream dump("swap.dump");
+  std::string line;
+  long step = 0;
+  while (std::getline(dump, line)) {
+    if (line.rfind("ITEM: TIMESTEP", 0) == 0) {
+      std::getline(dump, line);
+      step = std::stol(line);
+    }
+    if (line.rfind("ITEM: ATOMS", 0) != 0) continue;
+    Frame f{std::vector<int>(kAtoms), std::vector<double>(2 * kAtoms),
+            std::vector<double>(2 * kAtoms)};
+    for (int i = 0; i < kAtoms; ++i) {
+      std::getline(dump, line);
+      std::istringstream fields(line);
+      int id, type;
+      fields >> id >> type;
+      f.types[id - 1] = type;
+      fields >> f.x[2 * (id - 1)] >> f.x[2 * (id - 1) + 1] >> f.mapped[2 * (id - 1)] >>
+          f.mapped[2 * (id - 1) + 1];
+    }
+    frames[step] = f;
+  }
+  ASSERT_EQ(frames.size(), 21u);
+
+  std::ifstream in("swap_weights.dat");
+  int checked = 0, exchanged = 0;
+  torch::NoGradGuard no_grad;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    double u_from, u_to, log_w, u_to_id, log_w_id;
+    fields >> step >> u_from >> u_to >> log_w >> u_to_id >> log_w_id;
+    ASSERT_TRUE(frames.count(step)) << "step " << step;
+    const auto &f = frames[step];
+    if (f.types != recorded) ++exchanged;
+    const auto source = source_rows(recorded, f.types);
+    std::vector<double> x(2 * kAtoms);
+    for (int i = 0; i < kAtoms; ++i) {
+      ASSERT_GE(source[i], 0) << "the counts per type changed";
+      x[2 * i] = f.x[2 * source[i]];
+      x[2 * i + 1] = f.x[2 * source[i] + 1];
+    }
+    double u;
+    bridge.evaluate(x.data(), 1, box.data(), &u, nullptr, false);
+    EXPECT_NEAR(u_from, u, 1e-10 * std::max(1.0, std::fabs(u))) << "step " << step;
+    const auto mapped = model.forward(torch::tensor(x, torch::kFloat64).view({1, kAtoms, 2}),
+                                      torch::zeros({1}, torch::kInt64));
+    const auto y = mapped.positions.contiguous();
+    double u_mapped;
+    bridge.evaluate(y.data_ptr<double>(), 1, box.data(), &u_mapped, nullptr, false);
+    EXPECT_NEAR(log_w, -u_mapped / kCold + u / kHot + mapped.log_det[0].item<double>(),
+                1e-9 * std::max(1.0, std::fabs(log_w)))
+        << "step " << step;
+    // per-atom output: row i of the image belongs to atom source[i]
+    for (int i = 0; i < kAtoms; ++i)
+      for (int k = 0; k < 2; ++k) {
+        const double v = y.data_ptr<double>()[2 * i + k];
+        const double wrapped = v - L * std::floor(v / L);
+        double diff = std::fabs(wrapped - f.mapped[2 * source[i] + k]);
+        diff = std::min(diff, L - diff);
+        EXPECT_LT(diff, 1e-9) << "step " << step << " atom " << source[i] + 1;
+      }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 21);
+  EXPECT_GT(exchanged, 5) << "too few frames with exchanged types to test the relabelling";
 }

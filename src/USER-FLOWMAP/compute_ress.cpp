@@ -15,6 +15,7 @@
 #include "fix_flowmap.h"
 #include "flowmap_lammps_bridge.h"
 #include "flowmap_lammps_compat.h"
+#include "flowmap_species.h"
 #include "flowmap_weights.h"
 
 #include <cctype>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 
 using namespace LAMMPS_NS;
 
@@ -309,9 +311,18 @@ std::vector<RESSSample> DirectSource::samples()
   const std::size_t nd = static_cast<std::size_t>(natoms_) * d;
 
   std::vector<double> frame;
-  if (gather(&frame) != types_)
-    error->all(FLERR, "Compute ress {}: atom types changed after {} frames; the target "
-                      "Hamiltonian was set up for the old ones", id_, frames_);
+  const std::vector<int> types = gather(&frame);
+  if (types != types_) {
+    // Exchanges of types between atoms (fix atom/swap) relabel the same system: the frame is
+    // relabelled to the types the bridges were built with (flowmap_species.h).
+    try {
+      const flowmap::Species built(std::vector<std::int64_t>(types_.begin(), types_.end()));
+      frame = flowmap::relabel(
+          frame, built.relabelling(std::vector<std::int64_t>(types.begin(), types.end())), d);
+    } catch (std::invalid_argument &e) {
+      error->all(FLERR, "Compute ress {} after {} frames: {}", id_, frames_, e.what());
+    }
+  }
   const std::vector<double> box_source = box_lengths();
   double volume = 1.0;
   for (double length : box_source) volume *= length;

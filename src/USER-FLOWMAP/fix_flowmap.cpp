@@ -369,10 +369,9 @@ void FixFlowMap::build()
     for (double l : frame_->box_lengths()) boxes[e].push_back(l * scale);
   }
 
+  // Keyword core sets one radius for every pair of types; without it each pair gets 0.8 of its
+  // own sigma where the pair style reports sigma, else 0.8 in lj units (none in others).
   const double core = s.core >= 0.0 ? s.core : (strcmp(update->unit_style, "lj") == 0 ? 0.8 : 0.0);
-  if (s.core < 0.0 && core == 0.0 && comm->me == 0)
-    error->warning(FLERR, "Fix flowmap: no core radius for units {}; energies are not "
-                   "regularised for overlapping particles (keyword core)", update->unit_style);
   for (int e = 0; e < 2; ++e) {
     FlowMapBridgeSetup setup;
     setup.units = update->unit_style;
@@ -382,11 +381,22 @@ void FixFlowMap::build()
     setup.box_lengths = boxes[e];
     setup.pair_commands = s.pair_commands[e];
     setup.core_radius = core;
+    setup.core_sigma = s.core >= 0.0 ? 0.0 : 0.8;
     try {
       (e == 0 ? source_bridge_ : target_bridge_) = std::make_unique<FlowMapBridge>(setup);
     } catch (std::exception &err) {
       error->all(FLERR, "Fix flowmap {} Hamiltonian: {}", e == 0 ? "source" : "target",
                  err.what());
+    }
+    const auto &bridge = e == 0 ? *source_bridge_ : *target_bridge_;
+    if (comm->me == 0) {
+      utils::logmesg(lmp, "fix flowmap: {} core radii (training only): {}\n",
+                     e == 0 ? "source" : "target", bridge.core_radii_text());
+      if (s.core < 0.0 && !bridge.core_covers_all_pairs())
+        error->warning(FLERR, "Fix flowmap: some {} pairs of types have no core radius (their "
+                       "pair style reports no sigma; units {}): their energies are not "
+                       "regularised for overlapping particles (keyword core)",
+                       e == 0 ? "source" : "target", update->unit_style);
     }
   }
 
@@ -434,6 +444,8 @@ void FixFlowMap::build()
   states.target_box = boxes[1];
   states.beta_source = 1.0 / (force->boltz * s.temperature[0]);
   states.beta_target = 1.0 / (force->boltz * s.temperature[1]);
+  // The flow is equivariant under permutations within a species only; see flowmap_species.h.
+  const auto &species = frame_->species();
   const bool from_restart = !restart_bytes_.empty();
   const bool from_file = !from_restart && !s.load.empty();
   const std::string origin = from_restart ? "the restart file" : "model file '" + s.load + "'";
@@ -464,7 +476,7 @@ void FixFlowMap::build()
       meta.target_temperature = s.temperature[1];
       // Seed the parameters' random initialisation identically on every rank and partition.
       torch::manual_seed(s.session.training.seed);
-      session_ = std::make_unique<flowmap::Session>(flowmap::FlowModel(options, meta),
+      session_ = std::make_unique<flowmap::Session>(flowmap::FlowModel(options, meta, species),
                                                     *source_bridge_, *target_bridge_, states,
                                                     s.session, universe->me, universe->nprocs,
                                                     reducer);
@@ -473,6 +485,18 @@ void FixFlowMap::build()
                                   : flowmap::load_archive(s.load);
       const auto model = flowmap::read_model(archive, origin);
       flowmap::check_model_matches(model, n, d, boxes[0], boxes[1]);
+      try {
+        flowmap::check_model_species(model, species);
+      } catch (flowmap::ModelFileError &err) {
+        error->all(FLERR, "Fix flowmap: {} does not fit this system: {} (types exchanged "
+                   "during this fix's runs are relabelled, but the system must start with the "
+                   "model's types by atom ID)", origin, err.what());
+      }
+      if (!model.species().recorded() && species.num_species() > 1 && comm->me == 0)
+        error->warning(FLERR, "Fix flowmap: {} records no atom types (written before USER-FLOWMAP "
+                       "recorded them), so its flow is type-blind on this mixture ({}); the "
+                       "weights stay exact, but it was not trained for this mixture", origin,
+                       species.describe());
       const auto &meta = model.metadata();
       if (meta.units != update->unit_style)
         error->all(FLERR, "Fix flowmap: {} holds a model trained in units {}, this simulation "
@@ -496,9 +520,10 @@ void FixFlowMap::build()
       }
     }
     if (comm->me == 0)
-      utils::logmesg(lmp, "fix flowmap: {} flow, {} ({} -> {} particles in {}D){}\n",
+      utils::logmesg(lmp, "fix flowmap: {} flow, {} ({} -> {} particles in {}D{}){}\n",
                      from_restart || from_file ? "loaded" : "new identity",
                      session_->model().options().describe(), n, n, d,
+                     species.num_species() > 1 ? "; " + species.describe() : std::string(),
                      resumed_ ? fmt::format(", training resumed at step {}",
                                             session_->trainer().steps())
                               : "");
@@ -526,6 +551,28 @@ void FixFlowMap::load_frames()
   const auto &box = s.forward ? states.target_box : states.source_box;
   const int n = frame_->natoms(), d = frame_->dimension();
 
+  // A frame of a mixture must have the system's type at every atom ID, or the flow would learn
+  // one species' positions as another's; frames of swap runs are relabelled (species.h).
+  const auto &species = frame_->species();
+  bool warned_untyped = false;
+  auto relabelled = [&](const std::string &file, const flowmap::DumpFrame &frame) {
+    if (frame.types.empty()) {
+      if (species.num_species() > 1 && !warned_untyped && comm->me == 0)
+        error->warning(FLERR, "Fix flowmap: dump file {} has no numeric type column; its atoms "
+                       "are taken to have this system's types by atom ID", file);
+      warned_untyped = true;
+      return frame.positions;
+    }
+    if (frame.types == species.types()) return frame.positions;
+    try {
+      return flowmap::relabel(frame.positions, species.relabelling(frame.types), d);
+    } catch (std::invalid_argument &err) {
+      error->all(FLERR, "Fix flowmap: dump file {} (step {}): {}", file, frame.timestep,
+                 err.what());
+    }
+    return frame.positions;
+  };
+
   std::vector<double> positions;
   try {
     flowmap::DumpFrame frame;
@@ -542,7 +589,8 @@ void FixFlowMap::load_frames()
                        "dimension {}, the {} ensemble's box is {}", file, frame.timestep, length,
                        k + 1, s.forward ? "target" : "source", box[k]);
         }
-        positions.insert(positions.end(), frame.positions.begin(), frame.positions.end());
+        const auto x = relabelled(file, frame);
+        positions.insert(positions.end(), x.begin(), x.end());
       }
     }
   } catch (flowmap::DumpFormatError &err) {
@@ -821,12 +869,17 @@ void FixFlowMap::map_buffered()
 
   // The per-atom output holds the last frame (the current one when a batch completes), wrapped
   // into the other box: the simulation box scaled about the coordinate origin. The last rank
-  // mapped it.
+  // mapped it. After type exchanges its rows are relabelled atoms: each goes back to its atom.
   std::vector<double> last(static_cast<std::size_t>(n) * d);
   if (mapped_last.defined()) std::copy_n(mapped_last.data_ptr<double>(), n * d, last.begin());
   MPI_Bcast(last.data(), n * d, MPI_DOUBLE, comm->nprocs - 1, world);
+  const auto &source = frame_->relabelling();
+  std::vector<std::int64_t> row_of_atom(source.size());
+  for (std::size_t r = 0; r < source.size(); ++r) row_of_atom[source[r]] = r;
   for (int i = 0; i < atom->nlocal; ++i) {
-    const double *yi = &last[static_cast<std::size_t>(atom->tag[i] - 1) * d];
+    const std::int64_t atom_index = atom->tag[i] - 1;
+    const auto row = source.empty() ? atom_index : row_of_atom[atom_index];
+    const double *yi = &last[static_cast<std::size_t>(row) * d];
     for (int k = 0; k < 3; ++k) {
       if (k >= d) {
         mapped_[i][k] = atom->x[i][k];

@@ -10,6 +10,7 @@
 #include "group.h"
 
 #include <cmath>
+#include <stdexcept>
 
 using namespace LAMMPS_NS;
 
@@ -42,6 +43,7 @@ void FlowMapFrame::check_system(int igroup)
     std::vector<int> local(n, 0);
     for (int i = 0; i < atom->nlocal; ++i) local[atom->tag[i] - 1] = atom->type[i];
     MPI_Allreduce(local.data(), types_.data(), n, MPI_INT, MPI_SUM, world);
+    species_ = flowmap::Species(std::vector<std::int64_t>(types_.begin(), types_.end()));
     return;
   }
   if (n != natoms_)
@@ -63,16 +65,34 @@ const std::vector<double> &FlowMapFrame::gather()
       error->all(FLERR, "{}: the box changed from {} to {} along dimension {}; the states are "
                  "defined at fixed volume", style_, box_[k], domain->prd[k], k + 1);
 
-  const int d = dimension_;
-  local_.assign(static_cast<std::size_t>(natoms_) * d, 0.0);
-  positions_.resize(local_.size());
+  // Each row: the coordinates, then the type (exact in a double).
+  const int d = dimension_, stride = d + 1;
+  local_.assign(static_cast<std::size_t>(natoms_) * stride, 0.0);
+  std::vector<double> all(local_.size());
   double **x = atom->x;
   for (int i = 0; i < atom->nlocal; ++i) {
-    const auto base = static_cast<std::size_t>(atom->tag[i] - 1) * d;
+    const auto base = static_cast<std::size_t>(atom->tag[i] - 1) * stride;
     for (int k = 0; k < d; ++k) local_[base + k] = x[i][k];
+    local_[base + d] = atom->type[i];
   }
   // Each atom is owned by exactly one rank, so a sum over ranks assembles the frame.
-  MPI_Allreduce(local_.data(), positions_.data(), static_cast<int>(local_.size()), MPI_DOUBLE,
-                MPI_SUM, world);
+  MPI_Allreduce(local_.data(), all.data(), static_cast<int>(local_.size()), MPI_DOUBLE, MPI_SUM,
+                world);
+  positions_.resize(static_cast<std::size_t>(natoms_) * d);
+  std::vector<std::int64_t> types(natoms_);
+  bool same = true;
+  for (int t = 0; t < natoms_; ++t) {
+    for (int k = 0; k < d; ++k) positions_[t * d + k] = all[t * stride + k];
+    types[t] = static_cast<std::int64_t>(all[t * stride + d]);
+    same = same && types[t] == types_[t];
+  }
+  relabelling_.clear();
+  if (same) return positions_;
+  try {
+    relabelling_ = species_.relabelling(types);
+  } catch (std::invalid_argument &e) {
+    error->all(FLERR, "{}: {}", style_, e.what());
+  }
+  positions_ = flowmap::relabel(positions_, relabelling_, d);
   return positions_;
 }

@@ -92,13 +92,14 @@ bool DumpReader::next(DumpFrame &frame)
 
   if (!read_line(line) || !starts_with(line, "ITEM: ATOMS")) fail("expected 'ITEM: ATOMS'");
   const auto columns = split(line.substr(std::strlen("ITEM: ATOMS")));
-  int id_column = -1, coord_column[3] = {-1, -1, -1};
+  int id_column = -1, type_column = -1, coord_column[3] = {-1, -1, -1};
   bool scaled = false;
   // Prefer unscaled over scaled and wrapped over unwrapped only for determinism; all work.
   const char *sets[4][3] = {{"x", "y", "z"}, {"xu", "yu", "zu"}, {"xs", "ys", "zs"},
                             {"xsu", "ysu", "zsu"}};
   for (int c = 0; c < static_cast<int>(columns.size()); ++c)
     if (columns[c] == "id") id_column = c;
+    else if (columns[c] == "type") type_column = c;
   for (int s = 0; s < 4 && coord_column[0] < 0; ++s) {
     int found[3] = {-1, -1, -1};
     for (int k = 0; k < dimension_; ++k)
@@ -115,6 +116,7 @@ bool DumpReader::next(DumpFrame &frame)
   if (coord_column[0] < 0) fail("dump has no complete set of x/xu/xs/xsu coordinate columns");
 
   frame.positions.assign(static_cast<std::size_t>(natoms) * dimension_, 0.0);
+  frame.types.assign(type_column >= 0 ? static_cast<std::size_t>(natoms) : 0, 0);
   std::vector<char> seen(static_cast<std::size_t>(natoms), 0);
   for (long long i = 0; i < natoms; ++i) {
     if (!read_line(line)) fail("file ends inside the atoms of a frame");
@@ -128,6 +130,14 @@ bool DumpReader::next(DumpFrame &frame)
            " (IDs must be contiguous)");
     if (seen[id - 1]) fail("atom ID " + std::to_string(id) + " appears twice");
     seen[id - 1] = 1;
+    if (!frame.types.empty()) {
+      // Type labels (dump_modify types labels) cannot be compared with numeric types: such a
+      // frame is returned without types, as if the column were absent.
+      char *end = nullptr;
+      const long long type = std::strtoll(words[type_column].c_str(), &end, 10);
+      if (*end != '\0' || type < 1) frame.types.clear();
+      else frame.types[id - 1] = type;
+    }
     for (int k = 0; k < dimension_; ++k) {
       double value = std::strtod(words[coord_column[k]].c_str(), nullptr);
       if (scaled) value = frame.box_lo[k] + value * (frame.box_hi[k] - frame.box_lo[k]);

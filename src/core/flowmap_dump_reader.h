@@ -4,7 +4,9 @@
    Target (or source) frames for the NLL loss and for the B -> A direction come from
    ordinary `dump atom` / `dump custom` files of another run. The reader needs an `id` column
    and one set of coordinates (x y z, xs ys zs, xu yu zu or xsu ysu zsu); frames are returned
-   ordered by atom ID. Only orthogonal boxes are read.
+   ordered by atom ID, with the atoms' types when the dump has a `type` column, so that the
+   frames of a mixture can be checked against the system's types. Only orthogonal boxes are
+   read.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_DUMP_READER_H
@@ -27,6 +29,7 @@ struct DumpFrame {
   std::int64_t timestep = 0;
   double box_lo[3] = {0, 0, 0}, box_hi[3] = {0, 0, 0};
   std::vector<double> positions;    // N * dimension, ordered by atom ID
+  std::vector<std::int64_t> types;  // N, ordered by atom ID; empty without a numeric type column
 };
 
 class DumpReader {

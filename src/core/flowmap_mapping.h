@@ -38,8 +38,8 @@ struct WeighedFrames {
 };
 
 // Maps frames [B, N, d] (float64) of the state the direction starts from, whose energies in
-// their own Hamiltonian are energy_from, with the flow (model != nullptr, reference particle 0,
-// no augmentation) or with the identity / isotropic scaling between the boxes (model ==
+// their own Hamiltonian are energy_from, with the flow (model != nullptr, reference particle
+// FlowModel::mapping_reference(): atom ID 1 for a single species; no augmentation) or with the identity / isotropic scaling between the boxes (model ==
 // nullptr), evaluates the true energies of the mapped frames with energy_to, and returns
 // their log-weights. Frames are processed in chunks of chunk_size to bound memory.
 WeighedFrames map_and_weigh(FlowModel *model, Direction direction, const StatePair &states,

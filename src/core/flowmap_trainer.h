@@ -44,7 +44,8 @@ struct TrainingOptions {
   // noisy stochastic optimisation scatter around the optimum; their running average sits
   // closer to it, and gives the validation, the saved model and the mapping.
   double average = 0.0;
-  bool augment = true;               // random reference particle and box symmetry
+  bool augment = true;               // random reference particle (of the reference species
+                                     // in a mixture) and box symmetry
   std::uint64_t seed = 12345;
 };
 

@@ -146,7 +146,7 @@ void FixFlowMapExchange::parse(int narg, char **arg)
     if (key == "load") {
       load_ = value;
     } else if (key == "seed") {
-      seed_ = utils::inumeric(FLERR, value, false, lmp);
+      seed_ = utils::inumeric(FLERR, value.c_str(), false, lmp);
       if (seed_ <= 0)
         error->all(FLERR, "Fix flowmap/exchange seed must be a positive integer, got {}", value);
       have_seed = true;
@@ -161,7 +161,7 @@ void FixFlowMapExchange::parse(int narg, char **arg)
       else error->all(FLERR, "Fix flowmap/exchange velocity must be redraw or keep, got {}",
                       value);
     } else if (key == "window") {
-      window_ = utils::inumeric(FLERR, value, false, lmp);
+      window_ = utils::inumeric(FLERR, value.c_str(), false, lmp);
       if (window_ <= 0)
         error->all(FLERR, "Fix flowmap/exchange window must be a positive integer, got {}",
                    value);

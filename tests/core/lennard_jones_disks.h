@@ -124,7 +124,8 @@ class Metropolis {
     for (std::int64_t t = 0; t < sweeps * n; ++t) {
       const auto i = std::min(n - 1, static_cast<std::int64_t>(uniform(random_) * n));
       double *xi = &x_[i * d];
-      for (std::int64_t k = 0; k < d; ++k) trial[k] = xi[k] + step_ * (2.0 * uniform(random_) - 1.0);
+      for (std::int64_t k = 0; k < d; ++k)
+        trial[k] = xi[k] + step_ * (2.0 * uniform(random_) - 1.0);
       const double du = model_.particle_energy(x_.data(), box_.data(), i, trial) -
           model_.particle_energy(x_.data(), box_.data(), i, xi);
       if (du <= 0.0 || uniform(random_) < std::exp(-du / temperature_)) {

@@ -80,10 +80,13 @@ def bennett_line(out, minutes):
         b = flowmap_plot.summarize_bar(folder, numbers)
     except flowmap_plot.Skipped as missing:
         fail(str(missing))
-    identity = (f", identity {b['identity'][0]:.4f} +- {b['identity'][1]:.4f}"
+    identity = (f", identity {b['identity'][0]:.4f} +- {b['identity'][1]:.4f}, flow minus "
+                f"identity {b['difference'][0]:.4f} +- {b['difference'][1]:.4f}"
                 if "identity" in b else "")
+    warning = flowmap_plot.disagreement(b["difference"]) if "identity" in b else None
     return (f"Bennett acceptance ratio, beta_B F_B - beta_A F_A: flow {b['flow'][0]:.4f} +- "
-            f"{b['flow'][1]:.4f}{identity} ({b['error']})")
+            f"{b['flow'][1]:.4f}{identity} ({b['error']})" +
+            (f"\n           {warning}" if warning else ""))
 
 
 def bench_line(out, minutes):

@@ -6,14 +6,17 @@ Subcommands:
   report  the main job's summary (examples/lammps_inputs/in.wca2lj): the RESS table
           (identity / flow / ratio, both directions, with errors), the free energy from
           each direction and, from both together, Bennett's acceptance ratio, for the flow
-          and for the identity on the same frames; and PNG plots: target-energy histograms
+          and for the identity on the same frames, with a warning when the two Bennett
+          estimates disagree beyond 3 errors; and PNG plots: target-energy histograms
           and radial distribution functions (identity, raw mapped, reweighted, reference MD)
           for A->B and B->A, and the training curves (losses, validation RESS and KL gain
           against optimizer step).
   ress    RESS, free energy and their bootstrap errors recomputed from per-frame weight
           files of compute ress (a check independent of LAMMPS).
   bar     the free energy from per-frame files of both directions: the two one-sided
-          estimates and Bennett's acceptance ratio, flow and identity, with errors.
+          estimates and Bennett's acceptance ratio, flow and identity, with errors, and the
+          flow's Bennett estimate minus the identity's on the same frames (zero on exact
+          samples; a warning beyond 3 errors, exit status 3 with --check).
   scan    state-point scan table of compute ress (rho T ress frames free_energy) -> PNG heat
           map of the identity-baseline RESS over target (density, temperature), with the best
           density per temperature (the ridge rho_max(T)) marked.
@@ -33,6 +36,7 @@ Usage: flowmap_plot.py report [--dir DIR] [--output DIR] [--system NAME]
                               [--no-training] [--bootstrap N]
        flowmap_plot.py ress FILE [FILE ...] [--bootstrap N]
        flowmap_plot.py bar --forward FILE [FILE ...] --inverse FILE [FILE ...] [--bootstrap N]
+                           [--check]
        flowmap_plot.py scan TABLE -o scan.png [--mark RHO T [--mark ...]] [--linear]
 Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib).
 """
@@ -377,6 +381,55 @@ def bar_bootstrap(log_w_forward, log_w_backward, resamples=100, seed=1):
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
+# How far apart, in errors of their difference, the flow's and the identity's Bennett
+# estimates of the same frames may lie before the tools call it a disagreement.
+AGREEMENT_ERRORS = 3.0
+
+
+def bar_difference(flow, identity, resamples=100, seed=1):
+    """Bennett's estimate from the flow's log-weights minus the identity's, on the same frames.
+
+    flow, identity: (forward, backward) log-weight arrays, identity[k][i] belonging to the
+    same frame as flow[k][i]. On exact samples of A and B both converge to the same free
+    energy, so the difference estimates zero: an offset in the flow's log-determinant, a
+    map that is not a bijection of the configuration space, or frames that are not exact
+    samples of the two states (doc/design.md section 9) make it nonzero. The error is a
+    paired bootstrap: each resample draws frames per direction and uses the same draw for
+    flow and identity, so what the two share cancels. Returns (difference, error).
+    """
+    import numpy as np
+
+    lw = [_checked_log_weights(w, what) for w, what in
+          ((flow[0], "forward"), (flow[1], "backward"),
+           (identity[0], "forward identity"), (identity[1], "backward identity"))]
+    if lw[0].size != lw[2].size or lw[1].size != lw[3].size:
+        raise ValueError("Bennett difference: flow and identity log-weights must belong to the "
+                         "same frames (one of each per frame)")
+    difference = bar(lw[0], lw[1]) - bar(lw[2], lw[3])
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        f = rng.integers(0, lw[0].size, lw[0].size)
+        b = rng.integers(0, lw[1].size, lw[1].size)
+        try:
+            values.append(bar(lw[0][f], lw[1][b]) - bar(lw[2][f], lw[3][b]))
+        except ValueError:    # a resample with every weight 0 in one direction
+            continue
+    return difference, (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+
+
+def disagreement(difference):
+    """For (value, error) of bar_difference(): the warning if the flow's Bennett estimate is
+    off the identity's by more than AGREEMENT_ERRORS errors, else None."""
+    value, error = difference
+    if abs(value) <= AGREEMENT_ERRORS * error:
+        return None
+    return (f"WARNING: flow and identity disagree by {value:.4f} +- {error:.4f} (more than "
+            f"{AGREEMENT_ERRORS:g} errors): the frames are not exact samples of A and B (an "
+            f"integrator's time-step error moves the two estimates apart) or the flow's "
+            f"log-determinant is not that of its map; see doc/design.md section 9")
+
+
 def mean_and_error(values):
     import numpy as np
 
@@ -419,8 +472,10 @@ def summarize_bar(directory, set_numbers, resamples=100):
     set k of B->A and the result is the mean and standard error over the pairs, as for the
     one-sided estimates; otherwise all frames of each direction are pooled and the error is
     the bootstrap of bar_bootstrap (resamples).
-    Returns {"pairs": int, "error": str, "flow": (value, error), "identity": (value, error)}
-    ("identity" only if every file has the identity's log-weights).
+    Returns {"pairs": int, "error": str, "flow": (value, error), "identity": (value, error),
+    "difference": (value, error)}: "identity" and "difference" (flow minus identity, its
+    error over set pairs or from the paired bootstrap of bar_difference) only if every file
+    has the identity's log-weights.
     """
     import numpy as np
 
@@ -438,19 +493,28 @@ def summarize_bar(directory, set_numbers, resamples=100):
     out = {"pairs": len(frames["forward"]) if paired else 1,
            "error": "standard error over set pairs" if paired else
                     f"bootstrap, {resamples} resamples"}
-    for column in columns:
-        try:
+    pooled = {name: {c: np.concatenate([part[c] for part in parts]) for c in columns}
+              for name, parts in frames.items()}
+    try:
+        for column in columns:
             if paired:
-                values = [bar(f[column], b[column])
-                          for f, b in zip(frames["forward"], frames["inverse"])]
-                estimate = mean_and_error(values)
+                estimate = mean_and_error([bar(f[column], b[column]) for f, b in
+                                           zip(frames["forward"], frames["inverse"])])
             else:
-                forward = np.concatenate([part[column] for part in frames["forward"]])
-                inverse = np.concatenate([part[column] for part in frames["inverse"]])
+                forward, inverse = pooled["forward"][column], pooled["inverse"][column]
                 estimate = (bar(forward, inverse), bar_bootstrap(forward, inverse, resamples))
-        except ValueError as why:
-            raise Skipped(f"{directory}: {why}") from None
-        out["flow" if column == "log_w" else "identity"] = estimate
+            out["flow" if column == "log_w" else "identity"] = estimate
+        if "identity" in out and paired:
+            out["difference"] = mean_and_error(
+                [bar(f["log_w"], b["log_w"]) - bar(f["log_w_identity"], b["log_w_identity"])
+                 for f, b in zip(frames["forward"], frames["inverse"])])
+        elif "identity" in out:
+            out["difference"] = bar_difference(
+                (pooled["forward"]["log_w"], pooled["inverse"]["log_w"]),
+                (pooled["forward"]["log_w_identity"], pooled["inverse"]["log_w_identity"]),
+                resamples)
+    except ValueError as why:
+        raise Skipped(f"{directory}: {why}") from None
     return out
 
 
@@ -473,12 +537,17 @@ def free_energy_lines(summaries, bennett):
             (-inv["free_energy_identity"][0], inv["free_energy_identity"][1]))
     if bennett:
         row("Bennett acceptance ratio (both)", bennett["flow"], bennett.get("identity"))
+    if bennett and "difference" in bennett:
+        row("Bennett, flow minus identity", bennett["difference"], None)
     if fwd and inv:
         gap = fwd["free_energy"][0] + inv["free_energy"][0]
         lines.append(f"  the one-sided estimates differ by {gap:.4f} (A->B minus B->A; >= 0 in "
                      f"expectation, Jensen)")
     if bennett:
         lines.append(f"  Bennett's error: {bennett['error']}")
+    warning = disagreement(bennett["difference"]) if bennett and "difference" in bennett else None
+    if warning:
+        lines.append(f"  {warning}")
     return lines
 
 
@@ -807,7 +876,21 @@ def run_bar(args):
               f"{-free_energy(b):>14.4f} +- {bootstrap(free_energy, b, args.bootstrap):<6.4f}"
               f"{delta:>14.4f} +- {bar_bootstrap(f, b, args.bootstrap):<6.4f}"
               f"{bar_asymptotic_error(f, b, delta):>12.4f}")
-    return 0
+    if "log_w_identity" not in forward or "log_w_identity" not in inverse:
+        if args.check:
+            warn("bar --check: the files lack the identity's log-weights (columns "
+                 "U_to_identity log_w_identity of compute ress ... file), nothing to compare")
+            return 1
+        return 0
+    difference = bar_difference((forward["log_w"], inverse["log_w"]),
+                                (forward["log_w_identity"], inverse["log_w_identity"]),
+                                args.bootstrap)
+    print(f"{'flow-id':<10}{'':48}{difference[0]:>14.4f} +- {difference[1]:<6.4f}"
+          f"{'(paired)':>12}")
+    warning = disagreement(difference)
+    if warning:
+        print(warning)
+    return 3 if warning and args.check else 0
 
 
 def read_scan_table(path):
@@ -921,6 +1004,9 @@ def main(argv=None):
     bennett.add_argument("--inverse", nargs="+", required=True, metavar="FILE",
                          help="per-frame files of frames of B mapped to A (pooled)")
     bennett.add_argument("--bootstrap", type=int, default=100, help="resamples (default 100)")
+    bennett.add_argument("--check", action="store_true",
+                         help="exit with status 3 when the flow's and the identity's Bennett "
+                              "estimates differ by more than 3 errors of their difference")
     bennett.set_defaults(run=run_bar)
 
     scan = commands.add_parser("scan", help="heat map of a compute ress state-point scan table")

@@ -1,5 +1,6 @@
 """Bennett's acceptance ratio in tools/flowmap_plot.py: hand-computed cases, Gaussians with a
-known free-energy difference, and the estimate in the report's table and the bar command.
+known free-energy difference, the estimate in the report's table and the bar command, and the
+check that the flow's and the identity's Bennett estimates of the same frames agree.
 
 Run by CTest as tools.test_bar (python3 -m unittest); needs numpy (and matplotlib for the
 report).
@@ -16,9 +17,21 @@ import numpy as np
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
 sys.path.insert(0, TOOLS)
 import flowmap_plot  # noqa: E402
-from flowmap_plot import bar, bar_asymptotic_error, bar_bootstrap, free_energy  # noqa: E402
+from flowmap_plot import (bar, bar_asymptotic_error, bar_bootstrap, bar_difference,  # noqa: E402
+                          disagreement, free_energy)
 
 TOOL = os.path.join(TOOLS, "flowmap_plot.py")
+
+
+def numbers(line):
+    """The numbers among the words of a table line."""
+    out = []
+    for word in line.split():
+        try:
+            out.append(float(word))
+        except ValueError:
+            pass
+    return out
 
 
 def run(*args):
@@ -153,6 +166,45 @@ class Gaussians(unittest.TestCase):
                 self.assertGreater(error, 1e-3)
                 self.assertLess(abs(delta - self.exact()), 3.0 * error)
 
+    def affine_and_identity(self, x, y, offset=0.0):
+        # flow F(x) = 0.85 x + 0.25 (not exact), offset added to its forward log-weights only;
+        # the identity's log-weights of the same frames
+        c, m = 0.85, 0.25
+        flow = (-self.u_b(c * x + m) + self.u_a(x) + self.d * math.log(c) + offset,
+                -self.u_a((y - m) / c) + self.u_b(y) - self.d * math.log(c))
+        return flow, self.identity_log_weights(x, y)
+
+    def test_flow_and_identity_agree_on_exact_samples_and_an_offset_log_det_is_caught(self):
+        rng = np.random.default_rng(21)
+        x, y = self.sample(rng, 20000)
+        value, error = bar_difference(*self.affine_and_identity(x, y), 100)
+        # measured -0.0046 +- 0.0029 on another draw; the identity's own error is about 0.006
+        self.assertGreater(error, 1e-3)
+        self.assertLess(error, 0.006)
+        self.assertIsNone(disagreement((value, error)), (value, error))
+        # 0.1 on every forward log-weight (a constant slip in log|det J| of F only) moves
+        # Bennett's estimate by about -0.05 (half of it with balanced overlap): 15 errors
+        shifted = bar_difference(*self.affine_and_identity(x, y, 0.1), 100)
+        self.assertAlmostEqual(shifted[0] - value, -0.05, delta=0.01)
+        self.assertIn("disagree by", disagreement(shifted))
+
+    def test_a_sampler_too_hot_moves_flow_and_identity_apart(self):
+        # Samples 6 % too wide in both states (what a too long time step does to a thermostat):
+        # both estimates are biased upward, the identity's, which leans on the tails, more;
+        # measured exact 1.070, flow 1.135, identity 1.176, difference -0.041 +- 0.003
+        rng = np.random.default_rng(22)
+        x = rng.normal(0.0, 1.06 * self.sigma_a, (20000, self.d))
+        y = self.mu + rng.normal(0.0, 1.06 * self.sigma_b, (20000, self.d))
+        flow, identity = self.affine_and_identity(x, y)
+        self.assertGreater(bar(*flow) - self.exact(), 0.04)
+        self.assertGreater(bar(*identity) - bar(*flow), 0.02)
+        self.assertIsNotNone(disagreement(bar_difference(flow, identity, 100)))
+
+    def test_difference_needs_the_same_frames(self):
+        with self.assertRaises(ValueError) as raised:
+            bar_difference(([0.0, 0.1], [0.0]), ([0.0], [0.0]))
+        self.assertIn("same frames", str(raised.exception))
+
 
 def weights_file(path, log_w, log_w_identity):
     with open(path, "w") as f:
@@ -173,9 +225,10 @@ class Report(unittest.TestCase):
         result = run("report", "--no-training", "--dir", folder, "--bootstrap", "10")
         rows = {}
         for line in result.stdout.splitlines():
-            for label in ("A->B  -log<w_F>", "B->A  +log<w_B>", "Bennett acceptance ratio"):
+            for label in ("A->B  -log<w_F>", "B->A  +log<w_B>", "Bennett acceptance ratio",
+                          "Bennett, flow minus identity"):
                 if line.strip().startswith(label):
-                    rows[label] = [float(v) for v in line.split()[-6:] if v != "+-"]
+                    rows[label] = numbers(line)
         return result, rows
 
     def test_two_sets_per_direction_are_paired(self):
@@ -192,6 +245,9 @@ class Report(unittest.TestCase):
         self.assertIn("standard error over set pairs", result.stdout, result.stderr)
         # flow mean 0.3 +- |0.4 - 0.2| / 2; identity 0.5 +- 0
         self.assertEqual(rows["Bennett acceptance ratio"], [0.3, 0.1, 0.5, 0.0])
+        # flow minus identity per pair: -0.1 and -0.3, mean -0.2 +- 0.1: within 3 errors
+        self.assertEqual(rows["Bennett, flow minus identity"], [-0.2, 0.1])
+        self.assertNotIn("WARNING", result.stdout)
         # one-sided rows: the .sets means, B->A with its sign turned (+log<w_B>)
         self.assertEqual(rows["A->B  -log<w_F>"][0::2], [-0.4, -0.5])
         self.assertEqual(rows["B->A  +log<w_B>"][0::2], [-0.35, -0.6])
@@ -230,14 +286,52 @@ class Command(unittest.TestCase):
             weights_file(inverse, [math.log(4.0)], [1.1])
             result = run("bar", "--forward", forward, "--inverse", inverse, "--bootstrap", "5")
         self.assertEqual(result.returncode, 0, result.stderr)
-        rows = {line.split()[0]: [float(v) for v in line.split()[1:] if v != "+-"]
-                for line in result.stdout.splitlines()[2:]}
+        rows = {line.split()[0]: numbers(line) for line in result.stdout.splitlines()[2:]}
         flow, identity = rows["flow"], rows["identity"]
         self.assertAlmostEqual(flow[0], 0.0, places=4)                # -log<w_F>
         self.assertAlmostEqual(flow[2], math.log(4.0), places=4)      # +log<w_B>
         self.assertAlmostEqual(flow[4], math.log(2.0), places=4)
         self.assertAlmostEqual(identity[4], 0.4, places=4)
         self.assertAlmostEqual(identity[6], math.sqrt(math.cosh(0.7) - 1.0), places=4)
+        # flow minus identity; one frame each way leaves nothing to resample (error 0), so any
+        # difference at all is beyond 3 errors: a warning, status 0 without --check
+        self.assertAlmostEqual(rows["flow-id"][0], math.log(2.0) - 0.4, places=4)
+        self.assertIn("WARNING", result.stdout)
+
+    def test_check_fails_on_an_offset_log_determinant(self):
+        rng = np.random.default_rng(23)
+        gaussians = Gaussians()
+        x, y = gaussians.sample(rng, 5000)
+        with tempfile.TemporaryDirectory() as folder:
+            forward, inverse = os.path.join(folder, "f.weights"), os.path.join(folder, "b.weights")
+            results = []
+            for offset in (0.0, 0.2):
+                flow, identity = gaussians.affine_and_identity(x, y, offset)
+                weights_file(forward, flow[0], identity[0])
+                weights_file(inverse, flow[1], identity[1])
+                results.append(run("bar", "--forward", forward, "--inverse", inverse,
+                                   "--bootstrap", "50", "--check"))
+            unchecked = run("bar", "--forward", forward, "--inverse", inverse, "--bootstrap",
+                            "50")
+        agree, offset = results
+        self.assertEqual(agree.returncode, 0, agree.stdout + agree.stderr)
+        self.assertIn("flow-id", agree.stdout)
+        self.assertNotIn("WARNING", agree.stdout)
+        self.assertEqual(offset.returncode, 3, offset.stdout + offset.stderr)
+        self.assertIn("WARNING: flow and identity disagree", offset.stdout)
+        # without --check the same warning, and success
+        self.assertEqual(unchecked.returncode, 0)
+        self.assertIn("WARNING: flow and identity disagree", unchecked.stdout)
+
+    def test_check_without_identity_columns_is_refused(self):
+        with tempfile.TemporaryDirectory() as folder:
+            forward, inverse = os.path.join(folder, "f.weights"), os.path.join(folder, "b.weights")
+            for path in (forward, inverse):
+                with open(path, "w") as f:
+                    f.write("# step U_from U_to log_w\n0 1.0 2.0 0.5\n")
+            result = run("bar", "--forward", forward, "--inverse", inverse, "--check")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("lack the identity's log-weights", result.stderr)
 
     def test_missing_inverse_file_is_named_and_fails(self):
         with tempfile.TemporaryDirectory() as folder:

@@ -114,7 +114,8 @@ class GainReport(unittest.TestCase):
         line = result.stdout.split("Bennett acceptance ratio, beta_B F_B - beta_A F_A:")[1]
         words = line.split()
         flow, flow_error = float(words[1]), float(words[3].rstrip(","))
-        identity, identity_error = float(words[5]), float(words[7])
+        identity, identity_error = float(words[5]), float(words[7].rstrip(","))
+        difference, difference_error = float(words[11]), float(words[13])
 
         # Set 2 of each direction: 2 frames at lw_F 2 and 2 at lw_B 1.5, so Bennett's equation
         # 2 / (1 + exp(-2 - D)) = 2 / (1 + exp(-1.5 + D)) gives D = -0.25. Set 1: lw_F 1, 3
@@ -131,7 +132,11 @@ class GainReport(unittest.TestCase):
         self.assertAlmostEqual(flow_error, abs(pairs[0] - pairs[1]) / 2, places=4)
         # identity: every log-weight of a set equal on both sides (0 and 0, 1 and 1): D = 0
         self.assertEqual((identity, identity_error), (0.0, 0.0))
+        # flow minus identity per pair is the flow's estimate itself; 0.10 +- 0.35 agrees
+        self.assertAlmostEqual(difference, flow, places=4)
+        self.assertAlmostEqual(difference_error, flow_error, places=4)
         self.assertIn("(standard error over set pairs)", line)
+        self.assertNotIn("WARNING", result.stdout)
 
     def test_missing_evaluation_is_named_and_fails(self):
         result = run("row", self.out, "30")

@@ -104,12 +104,15 @@ def weights_rows(path, atoms, temperature, blocks=BLOCKS):
 
 
 def loop_times(log):
-    """[(seconds x procs, steps)] of every run of a LAMMPS log, in order."""
+    """[(CPU seconds, steps)] of every run of a LAMMPS log, in order: the loop's wall time x
+    MPI processes x the "% CPU use" LAMMPS reports after it, so that a run slowed down by other
+    processes on the cores is charged the CPU time it used, not the time it waited."""
     if not os.path.exists(log):
         fail(f"{log}: no such file")
     with open(log) as f:
-        found = re.findall(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps", f.read())
-    return [(float(s) * int(p), int(n)) for s, p, n in found]
+        found = re.findall(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps"
+                           r"(?:.*\n){0,3}?\s*([0-9.]+)% CPU use", f.read())
+    return [(float(s) * int(p) * float(use) / 100.0, int(n)) for s, p, n, use in found]
 
 
 def run_info(folder):
@@ -199,7 +202,7 @@ def table(args):
                   "times; the errors are too small and the averages may not have converged")
     print("tau_E: decorrelation time of E_pot, g x sample spacing (time units, as fix flowmap's element 21); n_eff: frames/g "
           "(references) or frames x RESS (weights); CPU s: production run (references), mapping "
-          "run plus training run (flow), mapping run (identity), x MPI processes")
+          "run plus training run (flow), mapping run (identity); CPU time, not wall time")
 
 
 def weights(args):

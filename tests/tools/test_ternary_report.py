@@ -94,6 +94,13 @@ class Tables(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
+    def log(self, *runs):
+        """A LAMMPS log with these (wall seconds, % CPU use) loops on one process."""
+        return "".join(f"Loop time of {wall} on 1 procs for 100 steps with 43 atoms\n\n"
+                       "Performance: 1 tau/day, 2 timesteps/s, 3 katom-step/s\n"
+                       f"{use}% CPU use with 1 MPI tasks x 1 OpenMP threads\n"
+                       for wall, use in runs)
+
     def reference(self, name, temperature, energy, cpu):
         folder = os.path.join(self.out, name)
         write(os.path.join(folder, "info"), f"T {temperature}\natoms 43\ndt 0.005\nkind md\n")
@@ -101,13 +108,18 @@ class Tables(unittest.TestCase):
               "# Time-averaged data\n# TimeStep c_thermo_pe\n"
               + "".join(f"{100 * i} {e!r}\n" for i, e in enumerate(energy)))
         write(os.path.join(folder, "log.lammps"),
-              "Loop time of 9.0 on 1 procs for 1000 steps with 43 atoms\n"
-              f"Loop time of {cpu / 2} on 2 procs for 100000 steps with 43 atoms\n")
+              "Loop time of 9.0 on 1 procs for 1000 steps with 43 atoms\n\n"
+              "Performance: 1 tau/day, 2 timesteps/s, 3 katom-step/s\n"
+              "99.0% CPU use with 1 MPI tasks x 1 OpenMP threads\n"
+              f"Loop time of {cpu} on 2 procs for 100000 steps with 43 atoms\n\n"
+              "Performance: 1 tau/day, 2 timesteps/s, 3 katom-step/s\n"
+              "50.0% CPU use with 2 MPI tasks x 1 OpenMP threads\n")
         return folder
 
     def test_reference_row(self):
         # uncorrelated energies: g = 1 up to noise, so n_eff is close to the frame count and the
-        # CPU seconds per effective sample is the production run's CPU time over it
+        # CPU seconds per effective sample is the production run's CPU time over it: the loop
+        # time x 2 processes x 50 % CPU use
         energy = -150.0 + np.random.default_rng(7).standard_normal(4000)
         folder = self.reference("md_0.3", 0.3, energy, cpu=80.0)
         row = ternary_report.reference_row(folder)
@@ -128,10 +140,9 @@ class Tables(unittest.TestCase):
             u = -150.0 + rng.standard_normal()
             lines.append(f"{i} {u!r} {u - 0.5!r} {0.0 if i % 2 else 1.0} {u!r} {-u!r}\n")
         write(os.path.join(folder, "ternary2d_T0.25.weights"), "".join(lines))
-        write(os.path.join(folder, "log.lammps"),
-              "Loop time of 1.0 on 1 procs for 20000 steps with 43 atoms\n"
-              "Loop time of 600.0 on 1 procs for 100 steps with 43 atoms\n"
-              "Loop time of 50.0 on 1 procs for 100 steps with 43 atoms\n")
+        # training 1200 s at 50 % CPU use, mapping 50 s at 100 %
+        write(os.path.join(folder, "log.lammps"), self.log((1.0, 100.0), (1200.0, 50.0),
+                                                           (50.0, 100.0)))
         flow, identity = ternary_report.flow_rows(folder)
         # flow log-weights alternate 1, 0: RESS = (e + 1)^2 / (2 (e^2 + 1)) by hand
         ress = (math.e + 1) ** 2 / (2 * (math.e ** 2 + 1))

@@ -6,6 +6,9 @@ reweighted averages of examples/lammps_inputs/in.ternary2d_map.
         one weights file of compute ress (fix mode): for the flow and for the identity
         (temperature reweighting) of the same frames, the Kish RESS, <E_pot> per atom and the
         heat capacity per atom c_V = (<E^2> - <E>^2) / (N T^2), reweighted, with errors
+    ternary_report.py reweight FILE --atoms N --source T_A --temperatures T_B ...
+        temperature reweighting of the source frames of a weights file (its U_from column) to
+        each T_B: RESS, <E_pot> and c_V per atom with errors (no flow needed)
     ternary_report.py table OUT
         one row per run of a bench_ternary.sh results folder: reference runs md_<T> and
         swap_<T> (plain MD and MD with swap moves at T) and flow runs flow_<T> (in.ternary2d_map),
@@ -100,6 +103,20 @@ def weights_rows(path, atoms, temperature, blocks=BLOCKS):
                                  ("identity", data["u_to_identity"], data["log_w_identity"])):
         rows.append((label, energy.size, flowmap_plot.kish_ress(log_w))
                     + energy_estimates(energy, log_w, atoms, temperature, blocks))
+    return rows
+
+
+def temperature_rows(energy, atoms, source, temperatures, blocks=BLOCKS):
+    """[(T_B, RESS, <E>/N, err, c_V, err)] of frames at T_A = source reweighted to each T_B
+    with log w = (1/T_A - 1/T_B) U."""
+    import numpy as np
+
+    energy = np.asarray(energy, dtype=np.float64)
+    rows = []
+    for t in temperatures:
+        log_w = (1.0 / source - 1.0 / t) * energy
+        rows.append((t, flowmap_plot.kish_ress(log_w))
+                    + energy_estimates(energy, log_w, atoms, t, blocks))
     return rows
 
 
@@ -213,6 +230,19 @@ def weights(args):
               f"{cv:8.3f} +- {dcv:.3f}")
 
 
+def reweight(args):
+    try:
+        energy = flowmap_plot.read_weights(args.file)["u_from"]
+    except flowmap_plot.Skipped as problem:
+        fail(f"{problem}")
+    print(f"{energy.size} frames at T = {args.source} reweighted by temperature alone")
+    print(f"{'T':>6} {'RESS':>10} {'n_eff':>8} {'<E_pot>/N':>22} {'c_V/N':>18}")
+    for t, ress, e, de, cv, dcv in temperature_rows(energy, args.atoms, args.source,
+                                                    args.temperatures, args.blocks):
+        print(f"{t:6.3g} {ress:10.4g} {ress * energy.size:8.1f} {e:12.5f} +- {de:.5f} "
+              f"{cv:8.3f} +- {dcv:.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +252,13 @@ def main():
     p.add_argument("--temperature", type=float, required=True)
     p.add_argument("--blocks", type=int, default=BLOCKS)
     p.set_defaults(run=weights)
+    p = sub.add_parser("reweight")
+    p.add_argument("file")
+    p.add_argument("--atoms", type=int, required=True)
+    p.add_argument("--source", type=float, required=True)
+    p.add_argument("--temperatures", type=float, nargs="+", required=True)
+    p.add_argument("--blocks", type=int, default=BLOCKS)
+    p.set_defaults(run=reweight)
     p = sub.add_parser("table")
     p.add_argument("out")
     p.add_argument("--blocks", type=int, default=BLOCKS)

@@ -59,13 +59,29 @@ class Moments(unittest.TestCase):
         # log w = (1/T_A - 1/T_B) E give T_B = 0.8; the estimates must agree within 4 of their
         # block-bootstrap errors.
         k, t_a, t_b = 20.0, 1.0, 0.8
-        energy = np.random.default_rng(3).gamma(k, t_a, 200000)
+        energy = np.random.default_rng(3).gamma(k, t_a, 50000)
         log_w = (1.0 / t_a - 1.0 / t_b) * energy
         e, de, cv, dcv = ternary_report.energy_estimates(energy, log_w, int(k), t_b)
         self.assertLess(abs(e - t_b), 4 * de)
         self.assertLess(abs(cv - 1.0), 4 * dcv)
         self.assertLess(de, 0.01 * t_b)   # the errors are informative, not huge
         self.assertLess(dcv, 0.1)
+
+
+    def test_temperature_rows_against_gamma_law(self):
+        # the same Gamma law, reweighted from T_A = 1 to two temperatures at once; at T_B = T_A
+        # every weight is 1 (RESS exactly 1, the plain moments)
+        k = 20.0
+        energy = np.random.default_rng(4).gamma(k, 1.0, 50000)
+        rows = ternary_report.temperature_rows(energy, int(k), 1.0, [1.0, 0.8])
+        self.assertAlmostEqual(rows[0][1], 1.0, places=12)
+        self.assertAlmostEqual(rows[0][2], energy.mean() / k, places=10)
+        t, ress, e, de, cv, dcv = rows[1]
+        self.assertEqual(t, 0.8)
+        # Kish RESS of exp(-0.25 E) on Gamma(20, 1): (E w)^2 / E w^2 = (1.25^-20)^2 / 1.5^-20
+        self.assertAlmostEqual(ress, 1.5 ** 20 / 1.25 ** 40, delta=0.02)
+        self.assertLess(abs(e - 0.8), 4 * de)
+        self.assertLess(abs(cv - 1.0), 4 * dcv)
 
 
 class BlockBootstrap(unittest.TestCase):

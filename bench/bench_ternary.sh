@@ -20,7 +20,8 @@
 #   redo it), NP MPI processes per run (default 1: 43 atoms gain nothing from a second rank
 #   in MD), RUNS which runs ("md swap flow"), SOURCE_FRAMES (default 200), EQUIL (100000),
 #   PROD (1000000), SAMPLE (100), TRAIN_TIME (2:00), TRAIN_STEPS (5000), MAP_FRAMES (500),
-#   EVERY (2000, MD steps between source frames).
+#   EVERY (2000, MD steps between source frames), SEED (7: velocities and swaps of the
+#   references; another seed gives an independent reference run).
 # The long settings of the measurement (bench/README.md): SOURCE_FRAMES 20000, EQUIL 1000000,
 # PROD 100000000 (5e5 time units, about an hour of MD per run), TRAIN_TIME 2:00:00 with
 # TRAIN_STEPS 100000, MAP_FRAMES 20000.
@@ -66,7 +67,7 @@ for T in $temperatures; do
         [ "$run" = swap ] && swap=yes
         lmp -in "$here/in.bench_ternary" -var T "$T" -var swap "$swap" \
           -var equil "${EQUIL:-100000}" -var prod "${PROD:-1000000}" \
-          -var sample "${SAMPLE:-100}" -var source_data "$out/source/ternary2d_source.data" \
+          -var sample "${SAMPLE:-100}" -var seed "${SEED:-7}" -var source_data "$out/source/ternary2d_source.data" \
           -log log.lammps
         info "$T" "kind $run";;
       flow)

@@ -67,7 +67,8 @@ for T in $temperatures; do
         [ "$run" = swap ] && swap=yes
         lmp -in "$here/in.bench_ternary" -var T "$T" -var swap "$swap" \
           -var equil "${EQUIL:-100000}" -var prod "${PROD:-1000000}" \
-          -var sample "${SAMPLE:-100}" -var seed "${SEED:-7}" -var source_data "$out/source/ternary2d_source.data" \
+          -var sample "${SAMPLE:-100}" -var seed "${SEED:-7}" \
+          -var source_data "$out/source/ternary2d_source.data" \
           -log log.lammps
         info "$T" "kind $run";;
       flow)

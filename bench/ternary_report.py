@@ -161,7 +161,8 @@ def reference_row(folder, blocks=BLOCKS):
     effective = energy.size / g
     tau = g * spacing * float(info["dt"])
     return {"run": os.path.basename(folder), "T": temperature, "frames": energy.size,
-            "E": e, "dE": de, "cV": cv, "dcV": dcv, "tau": tau, "block_tau": energy.size / blocks / g,
+            "E": e, "dE": de, "cV": cv, "dcV": dcv, "tau": tau,
+            "block_tau": energy.size / blocks / g,
             "ress": float("nan"), "effective": effective, "cpu": cpu,
             "cpu_per_sample": cpu / effective, "note": ""}
 
@@ -217,9 +218,10 @@ def table(args):
         if r["block_tau"] == r["block_tau"] and r["block_tau"] < 10:
             print(f"{'':<20} warning: a block spans only {r['block_tau']:.1f} decorrelation "
                   "times; the errors are too small and the averages may not have converged")
-    print("tau_E: decorrelation time of E_pot, g x sample spacing (time units, as fix flowmap's element 21); n_eff: frames/g "
-          "(references) or frames x RESS (weights); CPU s: production run (references), mapping "
-          "run plus training run (flow), mapping run (identity); CPU time, not wall time")
+    print("tau_E: decorrelation time of E_pot, g x sample spacing (time units, as fix "
+          "flowmap's element 21); n_eff: frames/g (references) or frames x RESS (weights); "
+          "CPU s: production run (references), mapping run plus training run (flow), mapping "
+          "run (identity); CPU time, not wall time")
 
 
 def weights(args):

@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Tables of bench/bench_ternary.sh (the glass-former, bench/README.md "Glass-former"), and the
+reweighted averages of examples/lammps_inputs/in.ternary2d_map.
+
+    ternary_report.py weights FILE --atoms N --temperature T
+        one weights file of compute ress (fix mode): for the flow and for the identity
+        (temperature reweighting) of the same frames, the Kish RESS, <E_pot> per atom and the
+        heat capacity per atom c_V = (<E^2> - <E>^2) / (N T^2), reweighted, with errors
+    ternary_report.py reweight FILE --atoms N --source T_A --temperatures T_B ...
+        temperature reweighting of the source frames of a weights file (its U_from column) to
+        each T_B: RESS, <E_pot> and c_V per atom with errors (no flow needed)
+    ternary_report.py table OUT
+        one row per run of a bench_ternary.sh results folder: reference runs md_<T> and
+        swap_<T> (plain MD and MD with swap moves at T) and flow runs flow_<T> (in.ternary2d_map),
+        with <E_pot>, c_V, the decorrelation time of E_pot (references), RESS (flow runs) and
+        the CPU seconds per effective sample
+
+c_V here is the potential-energy part (k_B = 1): the kinetic part adds d/2 = 1 per atom in 2D
+and is the same for every method. Errors of <E_pot> and c_V are block-bootstrap standard
+deviations: the frames are cut into BLOCKS consecutive blocks, blocks are drawn with
+replacement and the (weighted) estimator is recomputed, which keeps the correlation inside a
+block and, for weighted frames, the spread of the weights. They are trustworthy only where a
+block is much longer than the decorrelation time (the table gives both) and, for weights,
+where the RESS is not carried by a handful of frames.
+"""
+import argparse
+import glob
+import math
+import os
+import re
+import sys
+
+# The readers and estimators of the package's post-processing tool and of the exchange
+# benchmark, so that the benchmarks agree on what a file holds and on g.
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "tools"))
+sys.path.insert(0, here)
+import flowmap_plot  # noqa: E402
+from exchange_report import statistical_inefficiency  # noqa: E402
+
+BLOCKS = 20
+RESAMPLES = 200
+
+
+def fail(message):
+    sys.exit(f"ternary_report.py: {message}")
+
+
+def weighted_energy_moments(energy, log_w, atoms, temperature):
+    """(<E>/N, c_V) with self-normalised weights exp(log_w) (None: equal weights)."""
+    import numpy as np
+
+    e = np.asarray(energy, dtype=np.float64)
+    w = (np.full(e.size, 1.0 / e.size) if log_w is None
+         else flowmap_plot.normalized_weights(log_w))
+    mean = float(np.dot(w, e))
+    variance = float(np.dot(w, (e - mean) ** 2))
+    return mean / atoms, variance / (atoms * temperature * temperature)
+
+
+def block_bootstrap(statistic, arrays, blocks=BLOCKS, resamples=RESAMPLES, seed=1):
+    """Standard deviation of statistic(*arrays) over resamples that draw `blocks` consecutive
+    blocks of the series with replacement (a trailing remainder shorter than a block is
+    dropped). statistic returns a tuple; so does this."""
+    import numpy as np
+
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    n = arrays[0].size
+    length = n // blocks
+    if length < 1:
+        raise ValueError(f"{n} samples cannot make {blocks} blocks")
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        chosen = rng.integers(0, blocks, blocks)
+        index = (chosen[:, None] * length + np.arange(length)[None, :]).ravel()
+        values.append(statistic(*[a[index] for a in arrays]))
+    return tuple(float(s) for s in np.std(np.asarray(values), axis=0, ddof=1))
+
+
+def energy_estimates(energy, log_w, atoms, temperature, blocks=BLOCKS, seed=1):
+    """<E>/N, its error, c_V, its error (block bootstrap)."""
+    e_mean, c_v = weighted_energy_moments(energy, log_w, atoms, temperature)
+    if log_w is None:
+        errors = block_bootstrap(lambda e: weighted_energy_moments(e, None, atoms, temperature),
+                                 [energy], blocks, seed=seed)
+    else:
+        errors = block_bootstrap(lambda e, lw: weighted_energy_moments(e, lw, atoms, temperature),
+                                 [energy, log_w], blocks, seed=seed)
+    return e_mean, errors[0], c_v, errors[1]
+
+
+def weights_rows(path, atoms, temperature, blocks=BLOCKS):
+    """[(label, frames, RESS, <E>/N, err, c_V, err)] for flow and identity of a weights file."""
+    try:
+        data = flowmap_plot.read_weights(path)
+    except flowmap_plot.Skipped as problem:
+        fail(f"{problem}")
+    if "log_w_identity" not in data:
+        fail(f"{path}: no identity columns (a weights file of compute ress in fix mode has 6)")
+    rows = []
+    for label, energy, log_w in (("flow", data["u_to"], data["log_w"]),
+                                 ("identity", data["u_to_identity"], data["log_w_identity"])):
+        rows.append((label, energy.size, flowmap_plot.kish_ress(log_w))
+                    + energy_estimates(energy, log_w, atoms, temperature, blocks))
+    return rows
+
+
+def temperature_rows(energy, atoms, source, temperatures, blocks=BLOCKS):
+    """[(T_B, RESS, <E>/N, err, c_V, err)] of frames at T_A = source reweighted to each T_B
+    with log w = (1/T_A - 1/T_B) U."""
+    import numpy as np
+
+    energy = np.asarray(energy, dtype=np.float64)
+    rows = []
+    for t in temperatures:
+        log_w = (1.0 / source - 1.0 / t) * energy
+        rows.append((t, flowmap_plot.kish_ress(log_w))
+                    + energy_estimates(energy, log_w, atoms, t, blocks))
+    return rows
+
+
+def loop_times(log):
+    """[(CPU seconds, steps)] of every run of a LAMMPS log, in order: the loop's wall time x
+    MPI processes x the "% CPU use" LAMMPS reports after it, so that a run slowed down by other
+    processes on the cores is charged the CPU time it used, not the time it waited."""
+    if not os.path.exists(log):
+        fail(f"{log}: no such file")
+    with open(log) as f:
+        found = re.findall(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps"
+                           r"(?:.*\n){0,3}?\s*([0-9.]+)% CPU use", f.read())
+    return [(float(s) * int(p) * float(use) / 100.0, int(n)) for s, p, n, use in found]
+
+
+def run_info(folder):
+    """key value pairs of a run's info file (written by bench_ternary.sh)."""
+    info = {}
+    with open(os.path.join(folder, "info")) as f:
+        for line in f:
+            if line.strip():
+                key, value = line.split(None, 1)
+                info[key] = value.strip()
+    return info
+
+
+def reference_row(folder, blocks=BLOCKS):
+    """A plain MD or swap run: samples.dat holds step and E_pot (total) every `sample` steps."""
+    import numpy as np
+
+    info = run_info(folder)
+    atoms, temperature = int(info["atoms"]), float(info["T"])
+    try:
+        data = flowmap_plot.read_columns(os.path.join(folder, "samples.dat"), 2)
+    except flowmap_plot.Skipped as problem:
+        fail(f"{problem}")
+    energy = data[:, 1]
+    spacing = float(data[1, 0] - data[0, 0]) if len(data) > 1 else float("nan")
+    g = statistical_inefficiency(energy)
+    e, de, cv, dcv = energy_estimates(energy, None, atoms, temperature, blocks)
+    cpu = loop_times(os.path.join(folder, "log.lammps"))[-1][0]
+    effective = energy.size / g
+    tau = g * spacing * float(info["dt"])
+    return {"run": os.path.basename(folder), "T": temperature, "frames": energy.size,
+            "E": e, "dE": de, "cV": cv, "dcV": dcv, "tau": tau,
+            "block_tau": energy.size / blocks / g,
+            "ress": float("nan"), "effective": effective, "cpu": cpu,
+            "cpu_per_sample": cpu / effective, "note": ""}
+
+
+def flow_rows(folder, blocks=BLOCKS):
+    """The flow and the identity of one in.ternary2d_map run."""
+    info = run_info(folder)
+    atoms, temperature = int(info["atoms"]), float(info["T"])
+    paths = glob.glob(os.path.join(folder, "*.weights"))
+    if len(paths) != 1:
+        fail(f"{folder}: expected one .weights file, found {len(paths)}")
+    times = loop_times(os.path.join(folder, "log.lammps"))
+    if len(times) < 3:
+        fail(f"{folder}/log.lammps: the training or mapping run did not finish")
+    training, mapping = times[-2][0], times[-1][0]
+    rows = []
+    for label, frames, ress, e, de, cv, dcv in weights_rows(paths[0], atoms, temperature,
+                                                            blocks):
+        effective = frames * ress
+        cpu = mapping + (training if label == "flow" else 0.0)
+        rows.append({"run": f"{os.path.basename(folder)} {label}", "T": temperature,
+                     "frames": frames, "E": e, "dE": de, "cV": cv, "dcV": dcv,
+                     "tau": float("nan"), "block_tau": float("nan"), "ress": ress,
+                     "effective": effective, "cpu": cpu, "cpu_per_sample": cpu / effective,
+                     "note": f"train {training:.0f} s" if label == "flow" else ""})
+    return rows
+
+
+def runs_of(out):
+    """Run folders of OUT, by temperature (descending), then md, swap, flow."""
+    order = {"md": 0, "swap": 1, "flow": 2}
+    found = []
+    for path in glob.glob(os.path.join(out, "*_*")):
+        kind, _, temperature = os.path.basename(path).partition("_")
+        if kind in order and os.path.exists(os.path.join(path, "info")):
+            found.append((-float(temperature), order[kind], path, kind))
+    return [(path, kind) for _, _, path, kind in sorted(found)]
+
+
+def table(args):
+    rows = []
+    for path, kind in runs_of(args.out):
+        rows.extend(flow_rows(path, args.blocks) if kind == "flow"
+                    else [reference_row(path, args.blocks)])
+    if not rows:
+        fail(f"{args.out}: no md_<T>, swap_<T> or flow_<T> folders with an info file")
+    print(f"{'run':<20} {'T':>5} {'frames':>7} {'<E_pot>/N':>20} {'c_V/N':>17} "
+          f"{'tau_E':>9} {'RESS':>9} {'n_eff':>8} {'CPU s':>8} {'CPU s/eff':>10}  note")
+    for r in rows:
+        print(f"{r['run']:<20} {r['T']:5.3g} {r['frames']:7d} {r['E']:11.5f} +- {r['dE']:.5f} "
+              f"{r['cV']:8.3f} +- {r['dcV']:.3f} {r['tau']:9.3g} {r['ress']:9.3g} "
+              f"{r['effective']:8.1f} {r['cpu']:8.1f} {r['cpu_per_sample']:10.3g}  {r['note']}")
+        if r["block_tau"] == r["block_tau"] and r["block_tau"] < 10:
+            print(f"{'':<20} warning: a block spans only {r['block_tau']:.1f} decorrelation "
+                  "times; the errors are too small and the averages may not have converged")
+    print("tau_E: decorrelation time of E_pot, g x sample spacing (time units, as fix "
+          "flowmap's element 21); n_eff: frames/g (references) or frames x RESS (weights); "
+          "CPU s: production run (references), mapping run plus training run (flow), mapping "
+          "run (identity); CPU time, not wall time")
+
+
+def weights(args):
+    print(f"{'':<9} {'frames':>7} {'RESS':>10} {'<E_pot>/N':>22} {'c_V/N':>18}")
+    for label, frames, ress, e, de, cv, dcv in weights_rows(args.file, args.atoms,
+                                                            args.temperature, args.blocks):
+        print(f"{label:<9} {frames:7d} {ress:10.4g} {e:12.5f} +- {de:.5f} "
+              f"{cv:8.3f} +- {dcv:.3f}")
+
+
+def reweight(args):
+    try:
+        energy = flowmap_plot.read_weights(args.file)["u_from"]
+    except flowmap_plot.Skipped as problem:
+        fail(f"{problem}")
+    print(f"{energy.size} frames at T = {args.source} reweighted by temperature alone")
+    print(f"{'T':>6} {'RESS':>10} {'n_eff':>8} {'<E_pot>/N':>22} {'c_V/N':>18}")
+    for t, ress, e, de, cv, dcv in temperature_rows(energy, args.atoms, args.source,
+                                                    args.temperatures, args.blocks):
+        print(f"{t:6.3g} {ress:10.4g} {ress * energy.size:8.1f} {e:12.5f} +- {de:.5f} "
+              f"{cv:8.3f} +- {dcv:.3f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("weights")
+    p.add_argument("file")
+    p.add_argument("--atoms", type=int, required=True)
+    p.add_argument("--temperature", type=float, required=True)
+    p.add_argument("--blocks", type=int, default=BLOCKS)
+    p.set_defaults(run=weights)
+    p = sub.add_parser("reweight")
+    p.add_argument("file")
+    p.add_argument("--atoms", type=int, required=True)
+    p.add_argument("--source", type=float, required=True)
+    p.add_argument("--temperatures", type=float, nargs="+", required=True)
+    p.add_argument("--blocks", type=int, default=BLOCKS)
+    p.set_defaults(run=reweight)
+    p = sub.add_parser("table")
+    p.add_argument("out")
+    p.add_argument("--blocks", type=int, default=BLOCKS)
+    p.set_defaults(run=table)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""bench/ternary_report.py (the glass-former tables of bench/bench_ternary.sh) against
+hand-computed and analytic values: weighted <E> and c_V, temperature reweighting of a system
+whose canonical energy distribution is known (a Gamma law), the block-bootstrap error of a
+correlated series, and whole tables from synthetic run folders.
+
+Run by CTest as tools.test_ternary_report (python3 -m unittest); needs numpy.
+"""
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench")
+sys.path.insert(0, BENCH)
+import ternary_report  # noqa: E402
+
+TOOL = os.path.join(BENCH, "ternary_report.py")
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def ar1(phi, n, seed):
+    rng = np.random.default_rng(seed)
+    x = np.empty(n)
+    x[0] = rng.standard_normal()
+    noise = rng.standard_normal(n) * math.sqrt(1.0 - phi * phi)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + noise[t]
+    return x
+
+
+class Moments(unittest.TestCase):
+    def test_equal_weights_by_hand(self):
+        # E = 1..4: mean 2.5, variance 1.25; N = 2, T = 0.5: <E>/N = 1.25, c_V = 1.25/(2*0.25)
+        e, cv = ternary_report.weighted_energy_moments([1.0, 2.0, 3.0, 4.0], None, 2, 0.5)
+        self.assertAlmostEqual(e, 1.25, places=14)
+        self.assertAlmostEqual(cv, 2.5, places=14)
+
+    def test_log_weights_by_hand_with_large_offset(self):
+        # weights 1:3 on E = 0, 4: mean 3, variance 0.25*9 + 0.75*1 = 3; an offset of 1e4 in
+        # log w must not overflow
+        log_w = np.array([0.0, math.log(3.0)]) + 1.0e4
+        e, cv = ternary_report.weighted_energy_moments([0.0, 4.0], log_w, 1, 1.0)
+        self.assertAlmostEqual(e, 3.0, places=12)
+        self.assertAlmostEqual(cv, 3.0, places=12)
+
+    def test_temperature_reweighting_of_a_gamma_law(self):
+        # A system whose density of states is E^(k-1) (2k harmonic degrees of freedom) has
+        # E ~ Gamma(k, T) at temperature T: <E> = k T, var E = k T^2, so the
+        # configurational c_V per "atom" with N = k is 1. Frames at T_A = 1 reweighted with
+        # log w = (1/T_A - 1/T_B) E give T_B = 0.8; the estimates must agree within 4 of their
+        # block-bootstrap errors.
+        k, t_a, t_b = 20.0, 1.0, 0.8
+        energy = np.random.default_rng(3).gamma(k, t_a, 50000)
+        log_w = (1.0 / t_a - 1.0 / t_b) * energy
+        e, de, cv, dcv = ternary_report.energy_estimates(energy, log_w, int(k), t_b)
+        self.assertLess(abs(e - t_b), 4 * de)
+        self.assertLess(abs(cv - 1.0), 4 * dcv)
+        self.assertLess(de, 0.01 * t_b)   # the errors are informative, not huge
+        self.assertLess(dcv, 0.1)
+
+
+    def test_temperature_rows_against_gamma_law(self):
+        # the same Gamma law, reweighted from T_A = 1 to two temperatures at once; at T_B = T_A
+        # every weight is 1 (RESS exactly 1, the plain moments)
+        k = 20.0
+        energy = np.random.default_rng(4).gamma(k, 1.0, 50000)
+        rows = ternary_report.temperature_rows(energy, int(k), 1.0, [1.0, 0.8])
+        self.assertAlmostEqual(rows[0][1], 1.0, places=12)
+        self.assertAlmostEqual(rows[0][2], energy.mean() / k, places=10)
+        t, ress, e, de, cv, dcv = rows[1]
+        self.assertEqual(t, 0.8)
+        # Kish RESS of exp(-0.25 E) on Gamma(20, 1): (E w)^2 / E w^2 = (1.25^-20)^2 / 1.5^-20
+        self.assertAlmostEqual(ress, 1.5 ** 20 / 1.25 ** 40, delta=0.02)
+        self.assertLess(abs(e - 0.8), 4 * de)
+        self.assertLess(abs(cv - 1.0), 4 * dcv)
+
+
+class BlockBootstrap(unittest.TestCase):
+    def test_error_of_the_mean_of_an_ar1_series(self):
+        # AR(1) with phi = 0.9 and unit variance: var(mean) = g / n with g = (1+phi)/(1-phi) = 19;
+        # blocks of 5000 samples are much longer than the correlation, and the bootstrap of 20
+        # blocks scatters by about 1/sqrt(2*19) = 16 %, so 40 % is a 2.5-sigma margin. Plain
+        # resampling of single samples would be sqrt(19) = 4.4 times too small.
+        n, phi = 100000, 0.9
+        x = ar1(phi, n, seed=5)
+        (error,) = ternary_report.block_bootstrap(lambda a: (a.mean(),), [x], blocks=20,
+                                                  resamples=400)
+        expected = math.sqrt((1 + phi) / (1 - phi) / n)
+        self.assertLess(abs(error / expected - 1.0), 0.4)
+
+    def test_too_few_samples(self):
+        with self.assertRaisesRegex(ValueError, "5 samples cannot make 20 blocks"):
+            ternary_report.block_bootstrap(lambda a: (a.mean(),), [np.arange(5.0)])
+
+
+class Tables(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def log(self, *runs):
+        """A LAMMPS log with these (wall seconds, % CPU use) loops on one process."""
+        return "".join(f"Loop time of {wall} on 1 procs for 100 steps with 43 atoms\n\n"
+                       "Performance: 1 tau/day, 2 timesteps/s, 3 katom-step/s\n"
+                       f"{use}% CPU use with 1 MPI tasks x 1 OpenMP threads\n"
+                       for wall, use in runs)
+
+    def reference(self, name, temperature, energy, cpu):
+        folder = os.path.join(self.out, name)
+        write(os.path.join(folder, "info"), f"T {temperature}\natoms 43\ndt 0.005\nkind md\n")
+        write(os.path.join(folder, "samples.dat"),
+              "# Time-averaged data\n# TimeStep c_thermo_pe\n"
+              + "".join(f"{100 * i} {e!r}\n" for i, e in enumerate(energy)))
+        write(os.path.join(folder, "log.lammps"),
+              "Loop time of 9.0 on 1 procs for 1000 steps with 43 atoms\n\n"
+              "Performance: 1 tau/day, 2 timesteps/s, 3 katom-step/s\n"
+              "99.0% CPU use with 1 MPI tasks x 1 OpenMP threads\n"
+              f"Loop time of {cpu} on 2 procs for 100000 steps with 43 atoms\n\n"
+              "Performance: 1 tau/day, 2 timesteps/s, 3 katom-step/s\n"
+              "50.0% CPU use with 2 MPI tasks x 1 OpenMP threads\n")
+        return folder
+
+    def test_reference_row(self):
+        # uncorrelated energies: g = 1 up to noise, so n_eff is close to the frame count and the
+        # CPU seconds per effective sample is the production run's CPU time over it: the loop
+        # time x 2 processes x 50 % CPU use
+        energy = -150.0 + np.random.default_rng(7).standard_normal(4000)
+        folder = self.reference("md_0.3", 0.3, energy, cpu=80.0)
+        row = ternary_report.reference_row(folder)
+        self.assertAlmostEqual(row["E"], energy.mean() / 43, places=10)
+        self.assertAlmostEqual(row["cV"], energy.var() / (43 * 0.09), places=10)
+        self.assertEqual(row["cpu"], 80.0)
+        self.assertGreater(row["effective"], 0.8 * 4000)
+        self.assertAlmostEqual(row["cpu_per_sample"], 80.0 / row["effective"], places=12)
+        # the decorrelation time is g times the spacing of 100 steps of 0.005
+        self.assertAlmostEqual(row["tau"], 4000 / row["effective"] * 0.5, places=10)
+
+    def test_flow_rows_and_table(self):
+        folder = os.path.join(self.out, "flow_0.25")
+        write(os.path.join(folder, "info"), "T 0.25\natoms 43\ndt 0.005\nkind flow\n")
+        rng = np.random.default_rng(11)
+        lines = ["# compute ress w\n# step U_from U_to log_w U_to_identity log_w_identity\n"]
+        for i in range(400):
+            u = -150.0 + rng.standard_normal()
+            lines.append(f"{i} {u!r} {u - 0.5!r} {0.0 if i % 2 else 1.0} {u!r} {-u!r}\n")
+        write(os.path.join(folder, "ternary2d_T0.25.weights"), "".join(lines))
+        # training 1200 s at 50 % CPU use, mapping 50 s at 100 %
+        write(os.path.join(folder, "log.lammps"), self.log((1.0, 100.0), (1200.0, 50.0),
+                                                           (50.0, 100.0)))
+        flow, identity = ternary_report.flow_rows(folder)
+        # flow log-weights alternate 1, 0: RESS = (e + 1)^2 / (2 (e^2 + 1)) by hand
+        ress = (math.e + 1) ** 2 / (2 * (math.e ** 2 + 1))
+        self.assertAlmostEqual(flow["ress"], ress, places=12)
+        self.assertEqual(flow["cpu"], 650.0)       # training + mapping
+        self.assertEqual(identity["cpu"], 50.0)    # mapping only
+        self.assertAlmostEqual(flow["cpu_per_sample"], 650.0 / (400 * ress), places=9)
+        self.reference("md_0.25", 0.25, -150.0 + rng.standard_normal(2000), cpu=10.0)
+        text = subprocess.run([sys.executable, TOOL, "table", self.out], check=True,
+                              capture_output=True, text=True).stdout
+        names = [line.split()[0] for line in text.splitlines()[1:4]]
+        self.assertEqual(names, ["md_0.25", "flow_0.25", "flow_0.25"])
+        self.assertIn("train 600 s", text)
+
+    def test_short_reference_is_flagged(self):
+        # a strongly correlated series: 20 blocks of 100 samples with g near 39 are 2.6
+        # decorrelation times each, far too few
+        self.reference("md_0.2", 0.2, -150.0 + ar1(0.95, 2000, seed=2), cpu=1.0)
+        text = subprocess.run([sys.executable, TOOL, "table", self.out], check=True,
+                              capture_output=True, text=True).stdout
+        self.assertIn("warning: a block spans only", text)
+
+    def test_missing_folder_content(self):
+        write(os.path.join(self.out, "swap_0.3", "info"), "T 0.3\natoms 43\ndt 0.005\n")
+        result = subprocess.run([sys.executable, TOOL, "table", self.out],
+                                capture_output=True, text=True)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("samples.dat: no such file", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

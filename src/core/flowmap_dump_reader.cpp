@@ -5,6 +5,7 @@
 #include "flowmap_dump_reader.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -135,6 +136,35 @@ bool DumpReader::next(DumpFrame &frame)
     }
   }
   return true;
+}
+
+std::vector<double> read_frames(const std::vector<std::string> &files, int dimension,
+                                std::int64_t natoms, const std::vector<double> &box,
+                                const std::string &box_name)
+{
+  std::vector<double> positions;
+  DumpFrame frame;
+  for (const auto &file : files) {
+    DumpReader reader(file, dimension);
+    while (reader.next(frame)) {
+      const auto atoms = static_cast<std::int64_t>(frame.positions.size()) / dimension;
+      if (atoms != natoms)
+        throw DumpFormatError("dump file " + file + " has frames of " + std::to_string(atoms) +
+                              " atoms, this system has " + std::to_string(natoms));
+      for (int k = 0; k < dimension; ++k) {
+        const double length = frame.box_hi[k] - frame.box_lo[k];
+        if (std::fabs(length - box[k]) > 1e-6 * box[k]) {
+          std::ostringstream msg;
+          msg.precision(17);
+          msg << "dump file " << file << " (step " << frame.timestep << ") has box length "
+              << length << " along dimension " << k + 1 << ", " << box_name << " is " << box[k];
+          throw DumpFormatError(msg.str());
+        }
+      }
+      positions.insert(positions.end(), frame.positions.begin(), frame.positions.end());
+    }
+  }
+  return positions;
 }
 
 }    // namespace flowmap

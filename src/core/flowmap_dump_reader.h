@@ -52,6 +52,13 @@ class DumpReader {
   std::vector<char> buffer_;
 };
 
+// Every frame of the files, concatenated (frames x natoms x dimension values): each must hold
+// natoms atoms in a box of the given lengths (relative tolerance 1e-6; box_name names it in
+// messages, e.g. "the target ensemble's box"). DumpFormatError otherwise.
+std::vector<double> read_frames(const std::vector<std::string> &files, int dimension,
+                                std::int64_t natoms, const std::vector<double> &box,
+                                const std::string &box_name);
+
 }    // namespace flowmap
 
 #endif

@@ -90,3 +90,21 @@ TEST(DumpReader, ErrorsNameTheProblem)
     EXPECT_THAT(e.what(), ::testing::HasSubstr("cannot open dump file does-not-exist.dump"));
   }
 }
+
+TEST(DumpReader, ReadFramesChecksEveryBox)
+{
+  const auto path =
+      write_file("boxes.dump", header(0) + "ITEM: ATOMS id x y\n1 0 0\n2 1 1\n3 2 0\n" +
+                                   header(5) + "ITEM: ATOMS id x y\n1 0 1\n2 1 0\n3 2 1\n");
+  const auto frames = flowmap::read_frames({path, path}, 2, 3, {4.0, 2.0}, "the target box");
+  ASSERT_EQ(frames.size(), 4u * 6u);
+  EXPECT_EQ(frames[6 + 1], 1.0);    // frame 2, atom 1, y
+  try {
+    flowmap::read_frames({path}, 2, 3, {4.0, 2.5}, "the target ensemble's box");
+    ADD_FAILURE() << "a box of another size was accepted";
+  } catch (const DumpFormatError &e) {
+    EXPECT_THAT(e.what(),
+                ::testing::HasSubstr("dump file boxes.dump (step 0) has box length 2 along "
+                                     "dimension 2, the target ensemble's box is 2.5"));
+  }
+}

@@ -70,6 +70,22 @@ def kl_gain(out, minutes, direction):
     return w["log_w"].mean() - w["log_w_identity"].mean()
 
 
+def bennett_line(out, minutes):
+    # beta_B F_B - beta_A F_A from both directions' frames, for the side file's line below its
+    # one-sided means (whose B->A figure is beta_A F_A - beta_B F_B); the error is that of
+    # flowmap_plot's report: standard error over set pairs, or a bootstrap for one set.
+    folder = os.path.join(out, f"eval_{minutes}")
+    numbers = {d: [int(k) for k in sets(out, minutes, d)[:, 0]] for d in ("forward", "inverse")}
+    try:
+        b = flowmap_plot.summarize_bar(folder, numbers)
+    except flowmap_plot.Skipped as missing:
+        fail(str(missing))
+    identity = (f", identity {b['identity'][0]:.4f} +- {b['identity'][1]:.4f}"
+                if "identity" in b else "")
+    return (f"Bennett acceptance ratio, beta_B F_B - beta_A F_A: flow {b['flow'][0]:.4f} +- "
+            f"{b['flow'][1]:.4f}{identity} ({b['error']})")
+
+
 def bench_line(out, minutes):
     log = os.path.join(out, "train.log")
     if not os.path.exists(log):
@@ -152,7 +168,7 @@ def sidefile(args):
     keywords = "fix flowmap defaults" + (f" + {args.flowargs}" if args.flowargs else "")
     today = datetime.date.today().strftime("%d %b %Y")
     print(f"""\
-# potentials/wca2lj_{args.system}.flow: flow for system {args.system} of the reference study (METHOD.md section 3)
+# potentials/wca2lj_{args.system}.flow: flow for system {args.system} of the reference study (doc/method.md section 7)
 system:    32 particles, 2D, {SYSTEMS[args.system]} (LJ cut 2.5 sigma, shifted; WCA = LJ cut 2^(1/6), shifted)
 network:   fix flowmap default preset (particle split, 2 blocks of 8 couplings, embedding 32, feed-forward 64, 16 bins,
            8 frequencies, 2 heads, 1 encoder layer, 0.18 M parameters, float32; model format 2)
@@ -166,7 +182,8 @@ measured:  examples/lammps_inputs/in.wca2lj_map -var system {args.system} -var f
            minutes steps A->B RESS identity, flow, ratio; B->A RESS identity, flow, ratio
 {measured}
            KL gain (mean log-weight of the flow minus the identity's, nats): A->B, B->A {kl_gain(args.out, args.minutes, "forward"):.3f} {kl_gain(args.out, args.minutes, "inverse"):.3f}
-           free energy (reduced), flow: A->B {forward[:, SET_F].mean():.4f}, B->A {inverse[:, SET_F].mean():.4f}; identity: {forward[:, SET_F_IDENTITY].mean():.4f}, {inverse[:, SET_F_IDENTITY].mean():.4f}""")
+           free energy (reduced), flow: A->B {forward[:, SET_F].mean():.4f}, B->A {inverse[:, SET_F].mean():.4f}; identity: {forward[:, SET_F_IDENTITY].mean():.4f}, {inverse[:, SET_F_IDENTITY].mean():.4f}
+           {bennett_line(args.out, args.minutes)}""")
 
 
 def main():

@@ -1,11 +1,11 @@
 #!/bin/sh
-# Validation of the identity-map baseline for system I (METHOD.md sections 3 and 7), not part
+# Validation of the identity-map baseline for system I (doc/method.md sections 7 and 11), not part
 # of CI: WCA disks at rho 0.735, T_A 2.0, reweighted to LJ (cut 2.5, shifted) at T_B 1.0.
 # Runs examples/lammps_inputs/in.wca2lj_direct once per set with its own seed (50000 frames,
 # one every 100 steps, after 10000 steps of equilibration), takes compute ress's RESS of each
 # set, recomputes it from the set's per-frame file with awk as a check of the accumulator,
 # and prints the mean and standard error over the sets next to the published 7.15e-3
-# (about 20 % statistical error) and LAMMPS.md's rerun-based 7.9e-3.
+# (about 20 % statistical error) and 7.9e-3 from plain LAMMPS MD and rerun.
 #
 #   bench/validate_identity_ress.sh [sets (default 10)] [frames per set (default 50000)]
 # BUILD selects the build folder (default build). Takes about 25 s per set on one core.
@@ -52,6 +52,6 @@ awk -v sets="$sets" -v seconds=$(( $(date +%s) - start )) '
     for (i = 0; i < n; i++) var += (v[i] - mean) ^ 2
     se = n > 1 ? sqrt(var / (n - 1) / n) : 0
     printf "mean identity RESS over %d sets: %.3e +- %.2e (standard error)\n", n, mean, se
-    printf "published (Coretti et al. 2025): 7.15e-3 (about 20 %% error); LAMMPS.md rerun: 7.9e-3\n"
+    printf "published (Coretti et al. 2025): 7.15e-3 (about 20 %% error); plain LAMMPS MD and rerun: 7.9e-3\n"
     printf "wall time %d s\n", seconds
   }' ress.txt

@@ -6,11 +6,15 @@
 #   scripts/run_example.sh [input] [lmp -var arguments ...]
 #   e.g. scripts/run_example.sh in.wca2lj_III
 #        scripts/run_example.sh in.wca2lj -var protocol published
+#        FLOWMAP_LAMMPS=2021 scripts/run_example.sh       (LAMMPS 29 Sep 2021 instead of 4 Feb 2025)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/scripts/lammps_release.sh"
+lammps_release_select "${FLOWMAP_LAMMPS:-2025}"
 "$root/scripts/setup.sh"
 . "$root/scripts/blas_env.sh"
-build_dir=${FLOWMAP_BUILD_DIR:-$root/build}
+echo "run_example: BLAS: ${FLOWMAP_BLAS_DIR:-none found (system default)}"
+build_dir=${FLOWMAP_BUILD_DIR:-$root/$lammps_build_name}
 input=${1:-in.wca2lj}
 [ $# -gt 0 ] && shift
 ranks=${FLOWMAP_RANKS:-2}

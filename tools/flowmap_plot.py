@@ -4,12 +4,16 @@
 Subcommands:
 
   report  the main job's summary (examples/lammps_inputs/in.wca2lj): the RESS table
-          (identity / flow / ratio, both directions, with errors) and the free energy from
-          the per-set tables, and PNG plots: target-energy histograms and radial distribution
-          functions (identity, raw mapped, reweighted, reference MD) for A->B and B->A, and
-          the training curves (losses and validation RESS against optimizer step).
+          (identity / flow / ratio, both directions, with errors), the free energy from
+          each direction and, from both together, Bennett's acceptance ratio, for the flow
+          and for the identity on the same frames; and PNG plots: target-energy histograms
+          and radial distribution functions (identity, raw mapped, reweighted, reference MD)
+          for A->B and B->A, and the training curves (losses, validation RESS and KL gain
+          against optimizer step).
   ress    RESS, free energy and their bootstrap errors recomputed from per-frame weight
           files of compute ress (a check independent of LAMMPS).
+  bar     the free energy from per-frame files of both directions: the two one-sided
+          estimates and Bennett's acceptance ratio, flow and identity, with errors.
   scan    state-point scan table of compute ress (rho T ress frames free_energy) -> PNG heat
           map of the identity-baseline RESS over target (density, temperature), with the best
           density per temperature (the ridge rho_max(T)) marked.
@@ -19,14 +23,16 @@ Input files (all written by the wca2lj inputs; the same commands give them for a
   *.dump         dump custom ... id x y [z] f_ID[1] f_ID[2] [f_ID[3]]: frames and their images
   *.sets         one line per set: set frames RESS err RESS_id err F err F_id err
   training.curve fix ave/time of fix flowmap's vector: TimeStep and elements 1-12, 14-17
+                 and 22-23 (the KL gains; curves without them are plotted without that panel)
 
 Missing or truncated files are reported and skipped: what can be made is made, and the exit
 status is 1 if anything was skipped.
 
 Usage: flowmap_plot.py report [--dir DIR] [--output DIR] [--system NAME]
                               [--densities RHO_A RHO_B] [--temperatures T_A T_B]
-                              [--no-training]
+                              [--no-training] [--bootstrap N]
        flowmap_plot.py ress FILE [FILE ...] [--bootstrap N]
+       flowmap_plot.py bar --forward FILE [FILE ...] --inverse FILE [FILE ...] [--bootstrap N]
        flowmap_plot.py scan TABLE -o scan.png [--mark RHO T [--mark ...]] [--linear]
 Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib).
 """
@@ -37,7 +43,7 @@ import math
 import os
 import sys
 
-# Published values for system I (METHOD.md section 3): mean of 10 sets of 5e4 frames.
+# Published values for system I (doc/method.md section 7): mean of 10 sets of 5e4 frames.
 PUBLISHED = {"I": {"forward": (7.15e-3, 4.04e-2), "inverse": (9.32e-4, 6.60e-3)}}
 
 
@@ -219,6 +225,158 @@ def bootstrap(statistic, log_w, resamples=100, seed=1):
     return float(np.std(values, ddof=1)) if resamples > 1 else 0.0
 
 
+def _log_fermi(x):
+    """log(1 / (1 + exp(x))), without overflow for any x (float64 arrays)."""
+    import numpy as np
+
+    return -np.logaddexp(0.0, x)
+
+
+def _log_sum_exp(values):
+    import numpy as np
+
+    top = np.max(values)
+    if not np.isfinite(top):
+        return top
+    return float(top + np.log(np.sum(np.exp(values - top))))
+
+
+def _bar_terms(log_w_forward, log_w_backward, delta):
+    """Bennett's two sums at delta, as logs of their terms (see bar())."""
+    import numpy as np
+
+    m = math.log(log_w_forward.size / log_w_backward.size)
+    forward = _log_fermi(m - log_w_forward - delta)
+    backward = _log_fermi(-m - log_w_backward + delta)
+    return forward, backward
+
+
+def _bar_residual(log_w_forward, log_w_backward, delta):
+    """(g, g') with g = log(forward sum) - log(backward sum), increasing in delta."""
+    import numpy as np
+
+    forward, backward = _bar_terms(log_w_forward, log_w_backward, delta)
+    lse_f, lse_b = _log_sum_exp(forward), _log_sum_exp(backward)
+    # d/d delta of a term s = 1 / (1 + exp(a)) with a = m - lw - delta is s (1 - s); of the
+    # backward terms minus the same; 1 - s = exp(log_fermi(-a)) = 1 - exp(log s).
+    slope = (np.sum(np.exp(forward - lse_f) * -np.expm1(forward)) +
+             np.sum(np.exp(backward - lse_b) * -np.expm1(backward)))
+    return lse_f - lse_b, float(slope)
+
+
+def _checked_log_weights(log_w, what):
+    import numpy as np
+
+    log_w = np.asarray(log_w, dtype=np.float64).ravel()
+    if log_w.size == 0:
+        raise ValueError(f"Bennett acceptance ratio: no {what} log-weights")
+    if np.isnan(log_w).any() or np.isposinf(log_w).any():
+        raise ValueError(f"Bennett acceptance ratio: {what} log-weights hold NaN or +inf")
+    if np.isneginf(log_w).all():
+        raise ValueError(f"Bennett acceptance ratio: every {what} weight is 0")
+    return log_w
+
+
+def bar(log_w_forward, log_w_backward, tolerance=1e-12, max_iterations=200):
+    """Bennett acceptance ratio estimate of beta_B F_B - beta_A F_A (reduced).
+
+    log_w_forward: log-weights of frames of A mapped to B (log-determinant included), whose
+    one-sided estimate is free_energy(log_w_forward) = -log<w_F>; log_w_backward: log-weights
+    of frames of B mapped back to A, whose one-sided estimate of the same difference is
+    +log<w_B> = -free_energy(log_w_backward). The estimate is the root delta of
+
+        sum_i 1 / (1 + (n_F / n_B) exp(-lw_F,i - delta))
+          = sum_j 1 / (1 + (n_B / n_F) exp(-lw_B,j + delta)),
+
+    Bennett's equation with the works W_F = -lw_F and W_B = -lw_B (doc/method.md section 4).
+    The left side grows and the right side falls with delta, so the root is unique; it is
+    found in float64 on the logs of both sides by Newton steps kept inside a bracket
+    (bisection when a step leaves it). Weights of 0 (log w = -inf) are allowed; NaN or +inf,
+    an empty direction or one with every weight 0 raise ValueError.
+    """
+    import numpy as np
+
+    lw_f = _checked_log_weights(log_w_forward, "forward")
+    lw_b = _checked_log_weights(log_w_backward, "backward")
+    one_sided = (free_energy(lw_f), -free_energy(lw_b))
+    guess = 0.5 * (one_sided[0] + one_sided[1])
+    step = max(1.0, abs(one_sided[0] - one_sided[1]))
+    lo = hi = guess
+    for _ in range(max_iterations):
+        if _bar_residual(lw_f, lw_b, lo)[0] <= 0.0:
+            break
+        lo -= step
+        step *= 2.0
+    for _ in range(max_iterations):
+        if _bar_residual(lw_f, lw_b, hi)[0] >= 0.0:
+            break
+        hi += step
+        step *= 2.0
+    x = guess
+    for _ in range(max_iterations):
+        g, slope = _bar_residual(lw_f, lw_b, x)
+        if g == 0.0:
+            return float(x)
+        if g > 0.0:
+            hi = x
+        else:
+            lo = x
+        if slope > 0.0 and abs(g / slope) <= tolerance * (1.0 + abs(x)):
+            return float(x - g / slope)
+        proposed = x - g / slope if slope > 0.0 else 0.5 * (lo + hi)
+        if not lo < proposed < hi:
+            proposed = 0.5 * (lo + hi)
+        x = proposed
+        if hi - lo <= tolerance * (1.0 + abs(x)):
+            return float(x)
+    raise ValueError("Bennett acceptance ratio: no convergence")
+
+
+def bar_asymptotic_error(log_w_forward, log_w_backward, delta=None):
+    """Large-sample standard error of bar() (Shirts, Bair, Hooker, Pande 2003):
+
+        var = (1/N) [ <1 / (2 + 2 cosh(M + W - delta))>^-1 - N/n_F - N/n_B ]
+
+    with N = n_F + n_B, M = log(n_F / n_B), the average over the N values W = -lw_F,i and
+    W = lw_B,j. It assumes independent frames and enough overlap; with few frames carrying
+    the weights it underestimates, like every error of heavy-tailed weights.
+    """
+    import numpy as np
+
+    lw_f = _checked_log_weights(log_w_forward, "forward")
+    lw_b = _checked_log_weights(log_w_backward, "backward")
+    if delta is None:
+        delta = bar(lw_f, lw_b)
+    forward, backward = _bar_terms(lw_f, lw_b, delta)
+    # 1 / (2 + 2 cosh a) = s (1 - s) for s = 1 / (1 + exp(a)), and cosh is even
+    m = math.log(lw_f.size / lw_b.size)
+    overlap = (np.sum(np.exp(forward + _log_fermi(-(m - lw_f - delta)))) +
+               np.sum(np.exp(backward + _log_fermi(-(-m - lw_b + delta)))))
+    n_f, n_b = lw_f.size, lw_b.size
+    n = n_f + n_b
+    if overlap <= 0.0:
+        return float("inf")
+    variance = (n / overlap - n / n_f - n / n_b) / n
+    return math.sqrt(max(variance, 0.0))
+
+
+def bar_bootstrap(log_w_forward, log_w_backward, resamples=100, seed=1):
+    """Bootstrap error of bar(): both directions' frames resampled independently."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lw_f = _checked_log_weights(log_w_forward, "forward")
+    lw_b = _checked_log_weights(log_w_backward, "backward")
+    values = []
+    for _ in range(resamples):
+        f = lw_f[rng.integers(0, lw_f.size, lw_f.size)]
+        b = lw_b[rng.integers(0, lw_b.size, lw_b.size)]
+        if np.isneginf(f).all() or np.isneginf(b).all():
+            continue
+        values.append(bar(f, b))
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def mean_and_error(values):
     import numpy as np
 
@@ -253,7 +411,78 @@ def summarize_direction(sets):
             "free_energy": (fe, fe_err), "free_energy_identity": (fe_id, fe_id_err)}
 
 
-def print_table(system, summaries, out):
+def summarize_bar(directory, set_numbers, resamples=100):
+    """Bennett estimates from both directions' per-frame files, flow and identity.
+
+    set_numbers: {"forward": [...], "inverse": [...]}, the sets of the run's .sets tables.
+    With the same number (two or more) of sets per direction, set k of A->B is paired with
+    set k of B->A and the result is the mean and standard error over the pairs, as for the
+    one-sided estimates; otherwise all frames of each direction are pooled and the error is
+    the bootstrap of bar_bootstrap (resamples).
+    Returns {"pairs": int, "error": str, "flow": (value, error), "identity": (value, error)}
+    ("identity" only if every file has the identity's log-weights).
+    """
+    import numpy as np
+
+    frames = {}
+    for name in ("forward", "inverse"):
+        numbers = set_numbers.get(name)
+        if not numbers:
+            raise Skipped(f"no {name} sets")
+        frames[name] = [read_weights(os.path.join(directory, f"{name}_{int(k)}.weights"))
+                        for k in numbers]
+    columns = ["log_w"]
+    if all("log_w_identity" in part for parts in frames.values() for part in parts):
+        columns.append("log_w_identity")
+    paired = len(frames["forward"]) == len(frames["inverse"]) >= 2
+    out = {"pairs": len(frames["forward"]) if paired else 1,
+           "error": "standard error over set pairs" if paired else
+                    f"bootstrap, {resamples} resamples"}
+    for column in columns:
+        try:
+            if paired:
+                values = [bar(f[column], b[column])
+                          for f, b in zip(frames["forward"], frames["inverse"])]
+                estimate = mean_and_error(values)
+            else:
+                forward = np.concatenate([part[column] for part in frames["forward"]])
+                inverse = np.concatenate([part[column] for part in frames["inverse"]])
+                estimate = (bar(forward, inverse), bar_bootstrap(forward, inverse, resamples))
+        except ValueError as why:
+            raise Skipped(f"{directory}: {why}") from None
+        out["flow" if column == "log_w" else "identity"] = estimate
+    return out
+
+
+def free_energy_lines(summaries, bennett):
+    """The free-energy table: both one-sided estimates and Bennett's, flow and identity."""
+    fwd, inv = summaries.get("forward"), summaries.get("inverse")
+    lines = ["Free energy beta_B F_B - beta_A F_A (reduced; the flow's and the identity's "
+             "weights of the same frames):",
+             f"  {'estimator':<32}{'flow':>12}{'':11}{'identity':>14}"]
+
+    def row(label, flow, identity):
+        ident = f"{identity[0]:>14.4f} +- {identity[1]:.4f}" if identity else ""
+        lines.append(f"  {label:<32}{flow[0]:>12.4f} +- {flow[1]:<7.4f}{ident}")
+
+    if fwd:
+        row("A->B  -log<w_F>", fwd["free_energy"], fwd["free_energy_identity"])
+    if inv:
+        # the .sets tables hold -log<w_B> = beta_A F_A - beta_B F_B
+        row("B->A  +log<w_B>", (-inv["free_energy"][0], inv["free_energy"][1]),
+            (-inv["free_energy_identity"][0], inv["free_energy_identity"][1]))
+    if bennett:
+        row("Bennett acceptance ratio (both)", bennett["flow"], bennett.get("identity"))
+    if fwd and inv:
+        gap = fwd["free_energy"][0] + inv["free_energy"][0]
+        lines.append(f"  the one-sided estimates differ by {gap:.4f} (A->B minus B->A; >= 0 in "
+                     f"expectation, Jensen)")
+    if bennett:
+        lines.append(f"  Bennett's error: {bennett['error']}")
+    return lines
+
+
+def print_table(system, summaries, out, bennett=None):
     lines = []
     title = f"USER-FLOWMAP results, system {system}" if system else "USER-FLOWMAP results"
     lines.append(title)
@@ -276,20 +505,7 @@ def print_table(system, summaries, out):
             lines.append(f"{label:<10}{'':>15}{ident:>12.3e}{'':>10}{flow:>12.3e}{'':>10}"
                          f"{flow / ident:>8.2f}")
     lines.append("")
-    lines.append("Free energy, reduced (flow estimate; identity estimate of the same frames):")
-    fwd, inv = summaries.get("forward"), summaries.get("inverse")
-    if fwd:
-        lines.append(f"  A->B  -log<w> = beta_B F_B - beta_A F_A = {fwd['free_energy'][0]:.4f} +- "
-                     f"{fwd['free_energy'][1]:.4f}  (identity {fwd['free_energy_identity'][0]:.4f}"
-                     f" +- {fwd['free_energy_identity'][1]:.4f})")
-    if inv:
-        lines.append(f"  B->A  -log<w> = beta_A F_A - beta_B F_B = {inv['free_energy'][0]:.4f} +- "
-                     f"{inv['free_energy'][1]:.4f}  (identity {inv['free_energy_identity'][0]:.4f}"
-                     f" +- {inv['free_energy_identity'][1]:.4f})")
-    if fwd and inv:
-        gap = fwd["free_energy"][0] + inv["free_energy"][0]
-        lines.append(f"  the two directions agree when their sum is 0 (Jensen: it is >= 0 in "
-                     f"expectation): {gap:.4f}")
+    lines += free_energy_lines(summaries, bennett)
     lines.append("Errors: standard error over sets, or the bootstrap of compute ress for one set.")
     text = "\n".join(lines)
     print(text)
@@ -413,34 +629,72 @@ def plot_direction(plt, name, label, own, other, own_dump, other_dump, scale, ou
     return written
 
 
-def plot_training(plt, curve, output):
+# Columns of training.curve (in.wca2lj's fix ave/time of fix flowmap's vector): the
+# TimeStep, then elements 1-12, 14-17 and, since the KL gain was added, 22-23.
+CURVE_STEPS, CURVE_KLD, CURVE_NLL = 1, 3, 4
+CURVE_RESS = {"A->B flow": 7, "A->B identity": 8, "B->A flow": 9, "B->A identity": 10}
+CURVE_KL_GAIN = {"A->B": 17, "B->A": 18}
+CURVE_COLUMNS, CURVE_COLUMNS_WITH_KL_GAIN = 17, 19
+
+
+def validation_rows(curve):
+    """Rows of a training curve with a validation, the first row of each optimizer step
+    (fix ave/time repeats a step's values until the next one)."""
     import numpy as np
 
-    steps = curve[:, 1]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6.4), sharex=True)
+    validated = (curve[:, CURVE_RESS["A->B flow"]] > 0) | (curve[:, CURVE_RESS["B->A flow"]] > 0)
+    _, first = np.unique(curve[validated, CURVE_STEPS], return_index=True)
+    return np.flatnonzero(validated)[first]
+
+
+def training_figure(plt, curve):
+    """Losses, validation RESS and (curves with columns 17-18) the KL gain per step."""
+    import numpy as np
+
+    steps = curve[:, CURVE_STEPS]
+    with_gain = curve.shape[1] >= CURVE_COLUMNS_WITH_KL_GAIN
+    panels = 3 if with_gain else 2
+    fig, axes = plt.subplots(panels, 1, figsize=(6.4, 3.2 * panels), sharex=True)
+    top, middle = axes[0], axes[1]
     trained = steps > 0
-    top.plot(steps[trained], curve[trained, 3], label="KLD", color="tab:blue")
-    if np.any(curve[trained, 4] != 0):
-        top.plot(steps[trained], curve[trained, 4], label="NLL", color="tab:orange")
+    top.plot(steps[trained], curve[trained, CURVE_KLD], label="KLD", color="tab:blue")
+    if np.any(curve[trained, CURVE_NLL] != 0):
+        top.plot(steps[trained], curve[trained, CURVE_NLL], label="NLL", color="tab:orange")
     top.set_ylabel("loss (reduced)")
     top.legend(fontsize="small")
     top.set_title("fix flowmap training")
-    validated = curve[:, 7] > 0
-    _, first = np.unique(steps[validated], return_index=True)
-    rows = np.flatnonzero(validated)[first]
-    for column, label, color, dashed in ((7, "A->B flow", "tab:blue", False),
-                                         (8, "A->B identity", "tab:blue", True),
-                                         (9, "B->A flow", "tab:red", False),
-                                         (10, "B->A identity", "tab:red", True)):
+    rows = validation_rows(curve)
+    for label, color, dashed in (("A->B flow", "tab:blue", False),
+                                 ("A->B identity", "tab:blue", True),
+                                 ("B->A flow", "tab:red", False),
+                                 ("B->A identity", "tab:red", True)):
+        column = CURVE_RESS[label]
         if np.any(curve[rows, column] > 0):
-            bottom.plot(steps[rows], curve[rows, column], label=label, color=color,
+            middle.plot(steps[rows], curve[rows, column], label=label, color=color,
                         linestyle="--" if dashed else "-", marker="" if dashed else "o",
                         markersize=3)
-    bottom.set_yscale("log")
-    bottom.set_xlabel("optimizer step")
-    bottom.set_ylabel("validation RESS (held-out frames)")
-    bottom.legend(fontsize="small")
+    middle.set_yscale("log")
+    middle.set_ylabel("validation RESS (held-out frames)")
+    middle.legend(fontsize="small")
+    if with_gain:
+        bottom = axes[2]
+        for label, color in (("A->B", "tab:blue"), ("B->A", "tab:red")):
+            column = CURVE_KL_GAIN[label]
+            # a direction without hold-out frames reports 0 throughout
+            if np.any(curve[rows, column] != 0):
+                bottom.plot(steps[rows], curve[rows, column], label=label, color=color,
+                            marker="o", markersize=3)
+        bottom.axhline(0.0, color="gray", linewidth=0.8)
+        bottom.set_ylabel("KL gain over the identity (nats)")
+        if bottom.get_legend_handles_labels()[0]:
+            bottom.legend(fontsize="small")
+    axes[-1].set_xlabel("optimizer step")
     fig.tight_layout()
+    return fig
+
+
+def plot_training(plt, curve, output):
+    fig = training_figure(plt, curve)
     path = os.path.join(output, "training.png")
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -469,8 +723,12 @@ def run_report(args):
         if sets is not None:
             summaries[name] = summarize_direction(sets)
             set_numbers[name] = [int(k) for k in sets[:, 0]]
+    bennett = None
+    if len(summaries) == 2:
+        bennett = attempt("Bennett acceptance ratio", summarize_bar, directory, set_numbers,
+                          args.bootstrap)
     if summaries:
-        print_table(args.system, summaries, os.path.join(output, "results.txt"))
+        print_table(args.system, summaries, os.path.join(output, "results.txt"), bennett)
 
     rho_a, rho_b = args.densities or (1.0, 1.0)
     d = 2
@@ -488,7 +746,7 @@ def run_report(args):
                               dumps["inverse"], dumps["forward"], 1.0 / scale, output)
     if not args.no_training:
         curve = attempt("training curves", read_columns,
-                        os.path.join(directory, "training.curve"), 17)
+                        os.path.join(directory, "training.curve"), CURVE_COLUMNS)
         if curve is not None:
             written += plot_training(plt, curve, output)
     for path in written:
@@ -517,6 +775,39 @@ def run_ress(args):
     return status
 
 
+
+
+def run_bar(args):
+    """Both one-sided estimates and Bennett's from per-frame files of the two directions."""
+    import numpy as np
+
+    def pooled(paths):
+        parts = [read_weights(path) for path in paths]
+        columns = ["log_w"] + (["log_w_identity"] if all("log_w_identity" in p
+                                                        for p in parts) else [])
+        return {c: np.concatenate([p[c] for p in parts]) for c in columns}
+
+    try:
+        forward, inverse = pooled(args.forward), pooled(args.inverse)
+    except Skipped as why:
+        warn(str(why))
+        return 1
+    print(f"beta_B F_B - beta_A F_A (reduced) from {forward['log_w'].size} A->B and "
+          f"{inverse['log_w'].size} B->A frames; errors: bootstrap ({args.bootstrap} "
+          f"resamples) and, for Bennett, also the large-sample formula")
+    print(f"{'weights':<10}{'A->B -log<w_F>':>24}{'B->A +log<w_B>':>24}"
+          f"{'Bennett':>24}{'asymptotic':>12}")
+    for column, label in (("log_w", "flow"), ("log_w_identity", "identity")):
+        if column not in forward or column not in inverse:
+            continue
+        f, b = forward[column], inverse[column]
+        delta = bar(f, b)
+        print(f"{label:<10}"
+              f"{free_energy(f):>14.4f} +- {bootstrap(free_energy, f, args.bootstrap):<6.4f}"
+              f"{-free_energy(b):>14.4f} +- {bootstrap(free_energy, b, args.bootstrap):<6.4f}"
+              f"{delta:>14.4f} +- {bar_bootstrap(f, b, args.bootstrap):<6.4f}"
+              f"{bar_asymptotic_error(f, b, delta):>12.4f}")
+    return 0
 
 
 def read_scan_table(path):
@@ -614,12 +905,23 @@ def main(argv=None):
                         help="source and target densities (default: equal)")
     report.add_argument("--temperatures", nargs=2, type=float, metavar=("T_A", "T_B"),
                         help="source and target temperatures (for the record)")
+    report.add_argument("--bootstrap", type=int, default=100,
+                        help="resamples of the Bennett error for a single set (default 100)")
     report.set_defaults(run=run_report)
 
     ress = commands.add_parser("ress", help="RESS and free energy from per-frame weight files")
     ress.add_argument("files", nargs="+", help="files written by compute ress ... file")
     ress.add_argument("--bootstrap", type=int, default=100, help="resamples (default 100)")
     ress.set_defaults(run=run_ress)
+
+    bennett = commands.add_parser(
+        "bar", help="free energy from both directions: one-sided and Bennett estimates")
+    bennett.add_argument("--forward", nargs="+", required=True, metavar="FILE",
+                         help="per-frame files of frames of A mapped to B (pooled)")
+    bennett.add_argument("--inverse", nargs="+", required=True, metavar="FILE",
+                         help="per-frame files of frames of B mapped to A (pooled)")
+    bennett.add_argument("--bootstrap", type=int, default=100, help="resamples (default 100)")
+    bennett.set_defaults(run=run_bar)
 
     scan = commands.add_parser("scan", help="heat map of a compute ress state-point scan table")
     scan.add_argument("table", help="table written by compute ress ... scan")

@@ -6,6 +6,7 @@
 
 #include "compute_ress_direct.h"
 #include "compute_ress_fix.h"
+#include "flowmap_collective.h"
 
 #include "comm.h"
 #include "error.h"
@@ -13,6 +14,7 @@
 
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 
 using namespace LAMMPS_NS;
 
@@ -21,6 +23,7 @@ namespace {
 constexpr int kDirectVectorSize = 8;
 constexpr int kFixVectorSize = 13;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
 
 }    // namespace
 
@@ -98,11 +101,18 @@ ComputeRESS::~ComputeRESS()
 
 void ComputeRESS::open_frame_file()
 {
+  // Rank 0 writes; its failure (a missing directory) must reach every rank as a named error,
+  // not as an abort from rank 0 alone.
+  try {
+    flowmap::run_collectively(world, [&] {
+      if (comm->me != 0) return;
+      frame_fp_ = fopen(frame_file_.c_str(), "w");
+      if (!frame_fp_) throw std::runtime_error(utils::getsyserror());
+    });
+  } catch (flowmap::CollectiveError &e) {
+    error->all(FLERR, "Compute ress {}: cannot open file {}: {}", id, frame_file_, e.what());
+  }
   if (comm->me != 0) return;
-  frame_fp_ = fopen(frame_file_.c_str(), "w");
-  if (!frame_fp_)
-    error->one(FLERR, "Compute ress {}: cannot open file {}: {}", id, frame_file_,
-               utils::getsyserror());
   if (baseline_)
     fmt::print(frame_fp_, "# compute ress {}: one line per frame mapped by fix flowmap\n"
                "# step U_from U_to log_w U_to_identity log_w_identity\n", id);
@@ -121,7 +131,15 @@ void ComputeRESS::compute_vector()
 {
   invoked_vector = update->ntimestep;
   if (processed_step_ == update->ntimestep) return;
-  for (const auto &sample : source_->samples()) {
+  const bigint nonfinite_before = nonfinite_;
+  for (auto sample : source_->samples()) {
+    // A frame whose log-weight is NaN or +inf (overlapping atoms: infinite energies in both
+    // Hamiltonians) would poison every later number; it gets weight 0 and is counted.
+    if (!(sample.log_weight < kInf)) {
+      sample.log_weight = -kInf;
+      ++nonfinite_;
+    }
+    if (!(sample.identity_log_weight < kInf)) sample.identity_log_weight = -kInf;
     accumulator_->add(sample.log_weight, sample.target_energy);
     if (baseline_) baseline_->add(sample.identity_log_weight, sample.identity_target_energy);
     values_[5] = sample.log_weight;
@@ -137,6 +155,14 @@ void ComputeRESS::compute_vector()
   }
   if (frame_fp_) fflush(frame_fp_);
   processed_step_ = update->ntimestep;
+  // Warned at the 1st, 10th, 100th ... such frame: counted, not repeated every step.
+  if (nonfinite_ >= next_warning_ && nonfinite_ > nonfinite_before) {
+    while (next_warning_ <= nonfinite_) next_warning_ *= 10;
+    if (comm->me == 0)
+      error->warning(FLERR, "Compute ress {}: {} of {} frames so far had a non-finite log-weight "
+                     "(NaN or +inf: overlapping atoms?) and count with weight 0", id,
+                     nonfinite_, accumulator_->count());
+  }
 
   const auto ress = accumulator_->ress();
   const auto free_energy = accumulator_->free_energy_difference();

@@ -46,6 +46,8 @@ class ComputeRESS : public Compute {
   std::string frame_file_;
   FILE *frame_fp_;
   bigint processed_step_;
+  bigint nonfinite_ = 0;    // frames whose NaN or +inf log-weight was replaced by weight 0
+  bigint next_warning_ = 1;
   double values_[13];
 
   void open_frame_file();

@@ -40,9 +40,10 @@ std::string joined(const std::vector<std::string> &lines)
 double temperature(LAMMPS *lmp, const char *text, const char *which)
 {
   const double t = utils::numeric(FLERR, text, false, lmp);
-  if (!(t > 0.0))
-    lmp->error->all(FLERR, "Illegal compute ress command: {} temperature {} must be > 0", which,
-                    text);
+  // strtod reads 1e999 as infinity
+  if (!(t > 0.0 && std::isfinite(t)))
+    lmp->error->all(FLERR, "Illegal compute ress command: {} temperature {} must be > 0 and "
+                    "finite", which, text);
   return t;
 }
 
@@ -66,7 +67,7 @@ int RESSDirectSource::parse_keyword(int narg, char **arg)
       source_commands_.clear();
       return 2;
     }
-    auto commands = pair_commands_at(narg - 1, arg + 1);
+    auto commands = pair_commands_at(lmp, narg - 1, arg + 1);
     if (commands.empty())
       error->all(FLERR,
                  "Illegal compute ress command: {} needs one or more quoted pair commands, "
@@ -80,8 +81,9 @@ int RESSDirectSource::parse_keyword(int narg, char **arg)
   if (keyword == "density") {
     if (narg < 2) error->all(FLERR, "Illegal compute ress command: density needs a value");
     density_ = utils::numeric(FLERR, arg[1], false, lmp);
-    if (!(density_ > 0.0))
-      error->all(FLERR, "Illegal compute ress command: target density {} must be > 0", arg[1]);
+    if (!(density_ > 0.0 && std::isfinite(density_)))
+      error->all(FLERR, "Illegal compute ress command: target density {} must be > 0 and finite",
+                 arg[1]);
     return 2;
   }
   if (keyword == "scan") {

@@ -30,7 +30,10 @@ void RESSFixSource::setup()
 
 void RESSFixSource::init()
 {
+  // After unfix and a new fix flowmap with the same ID, every frame of the new fix is new.
+  const std::uint64_t serial = fix_serial_;
   find_fix();
+  if (fix_serial_ != serial) consumed_ = 0;
   if (!fix_->mapping() && comm->me == 0)
     error->warning(FLERR, "Compute ress {}: fix {} is training, not mapping; frames reach "
                    "the compute only in mode map", id_, fix_id_);
@@ -58,4 +61,5 @@ void RESSFixSource::find_fix()
   if (!fix_)
     error->all(FLERR, "Compute ress {}: fix {} is a fix {}, not a fix flowmap", id_, fix_id_,
                fix->style);
+  fix_serial_ = fix_->serial();
 }

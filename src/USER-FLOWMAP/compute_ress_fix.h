@@ -11,6 +11,7 @@
 
 #include "compute_ress_source.h"
 
+#include <cstdint>
 #include <string>
 
 namespace LAMMPS_NS {
@@ -31,7 +32,8 @@ class RESSFixSource : public RESSSampleSource {
  private:
   std::string id_, fix_id_;
   FixFlowMap *fix_ = nullptr;
-  std::size_t consumed_ = 0;
+  std::uint64_t fix_serial_ = 0;    // FixFlowMap::serial() of fix_
+  std::size_t consumed_ = 0;        // of fix_'s weighed frames
 
   void find_fix();
 };

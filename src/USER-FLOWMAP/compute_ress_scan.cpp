@@ -4,11 +4,14 @@
 
 #include "compute_ress_scan.h"
 
+#include "flowmap_collective.h"
+
 #include "comm.h"
 #include "error.h"
 #include "force.h"
 
 #include <cstdio>
+#include <stdexcept>
 
 using namespace LAMMPS_NS;
 
@@ -62,27 +65,33 @@ void RESSScan::add(double beta_source, double source_energy,
 
 void RESSScan::write(double source_temperature, double source_density, bigint natoms) const
 {
-  if (comm->me != 0) return;
-  const std::string tmp = file_ + ".tmp";
-  FILE *fp = fopen(tmp.c_str(), "w");
-  if (!fp)
-    error->one(FLERR, "Compute ress {}: cannot write scan table {}: {}", id_, tmp,
-               utils::getsyserror());
-  fmt::print(fp, "# compute ress {} state-point scan: identity-baseline RESS (isotropic "
-                 "scaling of the source frames) after {} frames\n", id_, frames_);
-  fmt::print(fp, "# source: T {} density {} N {}\n", source_temperature, source_density, natoms);
-  fmt::print(fp, "# rho T ress frames free_energy\n");
-  const std::size_t nt = temperatures_.size();
-  for (std::size_t k = 0; k < densities_.size(); ++k)
-    for (std::size_t j = 0; j < nt; ++j) {
-      const auto &acc = ress_[k * nt + j];
-      fprintf(fp, "%.12g %.12g %.12g %zu %.12g\n", densities_[k], temperatures_[j], acc.ress(),
-              acc.count(), acc.free_energy_difference());
-    }
-  const bool written = fclose(fp) == 0;
-  if (!written || std::rename(tmp.c_str(), file_.c_str()) != 0)
-    error->one(FLERR, "Compute ress {}: cannot write scan table {}: {}", id_, file_,
-               utils::getsyserror());
+  // Rank 0 writes; a failure (a missing directory, a full disk) reaches every rank as a named
+  // error rather than an abort from rank 0 alone.
+  try {
+    flowmap::run_collectively(world, [&] {
+      if (comm->me != 0) return;
+      const std::string tmp = file_ + ".tmp";
+      FILE *fp = fopen(tmp.c_str(), "w");
+      if (!fp) throw std::runtime_error(tmp + ": " + utils::getsyserror());
+      fmt::print(fp, "# compute ress {} state-point scan: identity-baseline RESS (isotropic "
+                     "scaling of the source frames) after {} frames\n", id_, frames_);
+      fmt::print(fp, "# source: T {} density {} N {}\n", source_temperature, source_density,
+                 natoms);
+      fmt::print(fp, "# rho T ress frames free_energy\n");
+      const std::size_t nt = temperatures_.size();
+      for (std::size_t k = 0; k < densities_.size(); ++k)
+        for (std::size_t j = 0; j < nt; ++j) {
+          const auto &acc = ress_[k * nt + j];
+          fprintf(fp, "%.12g %.12g %.12g %zu %.12g\n", densities_[k], temperatures_[j],
+                  acc.ress(), acc.count(), acc.free_energy_difference());
+        }
+      const bool written = fclose(fp) == 0;
+      if (!written || std::rename(tmp.c_str(), file_.c_str()) != 0)
+        throw std::runtime_error(file_ + ": " + utils::getsyserror());
+    });
+  } catch (flowmap::CollectiveError &e) {
+    error->all(FLERR, "Compute ress {}: cannot write scan table {}", id_, e.what());
+  }
 }
 
 std::string RESSScan::describe() const

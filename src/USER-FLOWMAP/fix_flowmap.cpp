@@ -9,6 +9,7 @@
 #include "flowmap_collective.h"
 #include "flowmap_lammps_bridge.h"
 #include "flowmap_lammps_compat.h"
+#include "flowmap_lammps_energy_check.h"
 #include "flowmap_lammps_frame.h"
 #include "flowmap_mapping.h"
 #include "flowmap_model_file.h"
@@ -29,6 +30,8 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+
+#include <unistd.h>
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
@@ -54,12 +57,18 @@ std::string first_line(const std::string &text)
   return text.substr(0, text.find('\n'));
 }
 
+std::uint64_t next_serial()
+{
+  static std::uint64_t count = 0;
+  return ++count;
+}
+
 }    // namespace
 
 /* ---------------------------------------------------------------------- */
 
 FixFlowMap::FixFlowMap(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg)
+    Fix(lmp, narg, arg), serial_(next_serial())
 {
   if (narg < 6) error->all(FLERR, "Illegal fix flowmap command: expected fix ID group flowmap "
                            "Nevery Tsource Ttarget keyword value ...");
@@ -98,6 +107,7 @@ int FixFlowMap::setmask()
 
 void FixFlowMap::init()
 {
+  check_other_fixes();
   // rerun calls init() before every frame: build once, afterwards only re-check the system.
   if (!built_) {
     build();
@@ -105,6 +115,56 @@ void FixFlowMap::init()
   } else {
     frame_->check_system(igroup);
   }
+}
+
+// Two fixes of one simulation writing the same file would overwrite each other's model
+// (partitions share one on purpose: only the first process of the universe writes it).
+void FixFlowMap::check_other_fixes()
+{
+  const auto &s = settings_;
+  for (int i = 0; i < modify->nfix; ++i) {
+    const auto *other = dynamic_cast<FixFlowMap *>(modify->fix[i]);
+    if (!other || other == this) continue;
+    for (const auto &file : {s.save, s.checkpoint_file}) {
+      if (file.empty()) continue;
+      if (file == other->settings_.save || file == other->settings_.checkpoint_file)
+        error->all(FLERR, "Fix flowmap {} and fix flowmap {} both write {}: each fix needs its "
+                   "own save and checkpoint files", other->id, id, file);
+    }
+  }
+}
+
+// The frames the session will hold, against this machine's memory, before allocating them.
+void FixFlowMap::check_memory(int natoms, int dimension)
+{
+  const auto &s = settings_;
+  const double bytes = flowmap::pool_bytes(s.session, natoms, dimension) +
+      static_cast<double>(s.map_batch) * natoms * dimension * sizeof(double);
+  const double machine = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  if (machine > 0.0 && bytes > 0.8 * machine)
+    error->all(FLERR, "Fix flowmap: pool {} and holdout {} (mapbatch {}) need about {:.3g} GB per "
+               "process for {} atoms in {}D (2 x (pool + holdout) x (N d + 1) x 8 bytes), more "
+               "than this machine's {:.3g} GB of memory can hold; use smaller pool or holdout",
+               s.session.pool_capacity, s.session.holdout_capacity, s.map_batch, bytes / 1e9,
+               natoms, dimension, machine / 1e9);
+}
+
+// Once, on a step with tallied energies: the state the simulation samples must have the
+// Hamiltonian the fix was given for it, or every weight is wrong without a word.
+void FixFlowMap::check_hamiltonian()
+{
+  double simulated = 0.0;
+  if (!simulated_pair_energy(lmp, simulated)) return;
+  const double own = own_energy(frame_->gather());
+  // Overlapping atoms (infinite energies) cannot be compared; a later setup will.
+  if (!std::isfinite(simulated) || !std::isfinite(own)) return;
+  hamiltonian_checked_ = true;
+  if (same_pair_energy(simulated, own)) return;
+  const char *state = settings_.forward ? "source" : "target";
+  error->all(FLERR, "Fix flowmap: the simulation's pair energy is {:.10g}, but the {} "
+             "Hamiltonian of the fix (keyword {}) gives {:.10g} for the same atoms; with "
+             "direction {} the simulation samples the {} state and must run its pair commands",
+             simulated, state, state, own, settings_.forward ? "forward" : "inverse", state);
 }
 
 void FixFlowMap::build()
@@ -127,6 +187,7 @@ void FixFlowMap::build()
   for (int e = 0; e < 2; ++e)
     boxes[e] = flowmap::box_at_density(n, box, s.density[e] > 0.0 ? s.density[e] : own_density);
 
+  check_memory(n, frame_->dimension());
   make_bridges(boxes);
   set_threads();
   check_files();
@@ -137,24 +198,35 @@ void FixFlowMap::build()
                                             s.forward ? *target_bridge_ : *source_bridge_);
   // A resumed session already holds the frames it was trained on.
   if (!mapping() && !resumed_)
-    training_->add_frames_from_files(s.forward ? *target_bridge_ : *source_bridge_);
+    training_->add_frames_from_files(s.forward ? *target_bridge_ : *source_bridge_,
+                                     frame_->species());
 }
 
 void FixFlowMap::make_bridges(const std::vector<double> (&boxes)[2])
 {
-  const double core = settings_.core >= 0.0 ? settings_.core
-                                            : (strcmp(update->unit_style, "lj") == 0 ? 0.8 : 0.0);
-  if (settings_.core < 0.0 && core == 0.0 && comm->me == 0)
-    error->warning(FLERR, "Fix flowmap: no core radius for units {}; energies are not "
-                   "regularised for overlapping particles (keyword core)", update->unit_style);
+  // Keyword core sets one radius for every pair of types; without it each pair gets 0.8 of its
+  // own sigma where the pair style reports sigma, else 0.8 in lj units (none in others).
+  const auto &s = settings_;
+  const double core = s.core >= 0.0 ? s.core : (strcmp(update->unit_style, "lj") == 0 ? 0.8 : 0.0);
   for (int e = 0; e < 2; ++e) {
-    auto setup = frame_->bridge_setup(boxes[e], settings_.pair_commands[e]);
+    auto setup = frame_->bridge_setup(boxes[e], s.pair_commands[e]);
     setup.core_radius = core;
+    setup.core_sigma = s.core >= 0.0 ? 0.0 : 0.8;
     try {
       (e == 0 ? source_bridge_ : target_bridge_) = std::make_unique<FlowMapBridge>(setup);
     } catch (std::exception &err) {
       error->all(FLERR, "Fix flowmap {} Hamiltonian: {}", e == 0 ? "source" : "target",
                  err.what());
+    }
+    const auto &bridge = e == 0 ? *source_bridge_ : *target_bridge_;
+    if (comm->me == 0) {
+      utils::logmesg(lmp, "fix flowmap: {} core radii (training only): {}\n",
+                     e == 0 ? "source" : "target", bridge.core_radii_text());
+      if (s.core < 0.0 && !bridge.core_covers_all_pairs())
+        error->warning(FLERR, "Fix flowmap: some {} pairs of types have no core radius (their "
+                       "pair style reports no sigma; units {}): their energies are not "
+                       "regularised for overlapping particles (keyword core)",
+                       e == 0 ? "source" : "target", update->unit_style);
     }
   }
 }
@@ -221,6 +293,9 @@ void FixFlowMap::make_session(const std::vector<double> (&boxes)[2])
   plan.nranks = universe->nprocs;
   plan.reducer = flowmap::sum_over(universe->uworld);
 
+  // The flow is equivariant under permutations within a species only; see flowmap_species.h.
+  plan.species = frame_->species();
+
   const bool from_restart = !restart_bytes_.empty();
   const bool from_file = !from_restart && !s.load.empty();
   const std::string origin = from_restart ? "the restart file" : "model file '" + s.load + "'";
@@ -253,10 +328,11 @@ void FixFlowMap::make_session(const std::vector<double> (&boxes)[2])
   training_ = std::make_unique<FlowMapTraining>(lmp, *session_, settings_, times_);
   if (schedule.defined()) training_->restore(schedule);
   if (comm->me == 0)
-    utils::logmesg(lmp, "fix flowmap: {} flow, {} ({} -> {} particles in {}D){}\n",
+    utils::logmesg(lmp, "fix flowmap: {} flow, {} ({} -> {} particles in {}D{}){}\n",
                    from_restart || from_file ? "loaded" : "new identity",
                    session_->model().options().describe(), frame_->natoms(), frame_->natoms(),
                    frame_->dimension(),
+                   plan.species.num_species() > 1 ? "; " + plan.species.describe() : std::string(),
                    resumed_ ? fmt::format(", training resumed at step {}",
                                           session_->trainer().steps())
                             : "");
@@ -266,6 +342,7 @@ void FixFlowMap::make_session(const std::vector<double> (&boxes)[2])
 
 void FixFlowMap::setup(int)
 {
+  if (!hamiltonian_checked_) check_hamiltonian();
   // In map mode the frame a run starts from is mapped too, so that a dump on that step shows
   // its image rather than nothing.
   if (mapping() && update->ntimestep % nevery == 0) take_frame();
@@ -290,7 +367,7 @@ void FixFlowMap::take_frame()
   const auto &frame = frame_->gather();
   if (mapping()) {
     // Batches end on multiples of peratom_freq, so a dump at those steps sees its own frame.
-    const auto waiting = mapper_->add(frame);
+    const auto waiting = mapper_->add(frame, frame_->relabelling());
     if (update->ntimestep % peratom_freq == 0 || static_cast<int>(waiting) >= settings_.map_batch)
       map_buffered();
   } else {
@@ -414,7 +491,8 @@ int FixFlowMap::modify_param(int narg, char **arg)
     // e.g. 0 to fill the pools before training, then the rate to train at
     if (narg < 2) error->all(FLERR, "fix_modify steps needs a number of optimizer steps per frame");
     const double rate = utils::numeric(FLERR, arg[1], false, lmp);
-    if (rate < 0.0) error->all(FLERR, "fix_modify steps must be >= 0, got {}", arg[1]);
+    if (!(rate >= 0.0)) error->all(FLERR, "fix_modify steps must be >= 0, got {}", arg[1]);
+    check_steps_per_frame(lmp, rate, "fix_modify steps");
     settings_.steps_per_frame = rate;
     return 2;
   }

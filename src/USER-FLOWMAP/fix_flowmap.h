@@ -61,11 +61,17 @@ class FixFlowMap : public Fix {
   // waiting for their batch (collective).
   const std::vector<FlowMapWeighedFrame> &weighed_frames();
   bool mapping() const { return settings_.mode == FlowMapSettings::Mode::map; }
+  // Different for every fix flowmap created in the process: after unfix and a new fix with the
+  // same ID (which may even reuse the old one's address), compute ress knows it is another.
+  std::uint64_t serial() const { return serial_; }
 
  private:
   using Mode = FlowMapSettings::Mode;
 
   void build();
+  void check_other_fixes();
+  void check_memory(int natoms, int dimension);
+  void check_hamiltonian();
   void make_bridges(const std::vector<double> (&boxes)[2]);
   void set_threads();
   void check_files();
@@ -77,7 +83,9 @@ class FixFlowMap : public Fix {
   double own_energy(const std::vector<double> &frame);
 
   FlowMapSettings settings_;
+  std::uint64_t serial_;
   bool built_ = false;
+  bool hamiltonian_checked_ = false;
   bool resumed_ = false;        // training state restored from a restart or checkpoint
   std::string restart_bytes_;    // a read_restart state, applied when the session is built
 

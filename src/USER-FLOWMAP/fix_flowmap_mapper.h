@@ -39,10 +39,13 @@ class FlowMapMapper : protected Pointers {
   FlowMapMapper(LAMMPS *lmp, flowmap::Session &session, bool forward, FlowMapBridge &from,
                 FlowMapBridge &to);
 
-  // Buffers the frame of the current step; returns how many frames are waiting.
-  std::size_t add(const std::vector<double> &frame);
+  // Buffers the frame of the current step; returns how many frames are waiting. relabelling:
+  // the atom index (ID - 1) of each row of the frame, empty when rows are atoms by ID
+  // (FlowMapFrame::relabelling()).
+  std::size_t add(const std::vector<double> &frame, const std::vector<std::int64_t> &relabelling);
   // Maps the buffered frames (collective: every rank calls it at the same point), appends
-  // them to frames() and writes the image of the last one into mapped (nlocal x 3, the
+  // them to frames() (a NaN or +inf log-weight becomes weight 0, counted and warned) and
+  // writes the image of the last one into mapped (nlocal x 3, the
   // per-atom output). The number of frames mapped; error->all if mapping failed anywhere.
   std::int64_t flush(double **mapped);
 
@@ -54,7 +57,9 @@ class FlowMapMapper : protected Pointers {
   FlowMapBridge &from_, &to_;
   std::vector<double> buffer_;    // frames waiting to be mapped in one batch
   std::vector<bigint> steps_;
+  std::vector<std::int64_t> last_relabelling_;    // of the last buffered frame
   std::vector<FlowMapWeighedFrame> weighed_;
+  std::int64_t nonfinite_ = 0;    // frames given weight 0 for a NaN or +inf log-weight
 
   void write_image(const std::vector<double> &image, double **mapped);
 };

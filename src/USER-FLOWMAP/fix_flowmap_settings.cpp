@@ -4,12 +4,15 @@
 
 #include "fix_flowmap_settings.h"
 
+#include "comm.h"
 #include "error.h"
 
 #include "flowmap_lammps_compat.h"
 #include "flowmap_lammps_pair_commands.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -18,6 +21,23 @@ using Settings = FlowMapSettings;
 using Args = FlowMapKeywordArgs;
 
 namespace {
+
+// Levenshtein distance, for the keyword a misspelt word was probably meant to be.
+std::size_t edit_distance(const std::string &a, const std::string &b)
+{
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
 
 std::vector<FlowMapKeyword> make_table()
 {
@@ -119,18 +139,24 @@ std::vector<FlowMapKeyword> make_table()
       {"frames", 0,
        [](Args &a, Settings &s) {
          s.frame_files = a.words_until_keyword("one or more dump files of the other ensemble");
+         a.readable_files(s.frame_files);
        },
        "", ""},
       {"pool", 1, [](Args &a, Settings &s) { s.session.pool_capacity = a.positive_int(); }, "20000",
        ""},
       {"holdout", 1, [](Args &a, Settings &s) { s.session.holdout_capacity = a.positive_int(); },
        "1000", ""},
-      {"steps", 1, [](Args &a, Settings &s) { s.steps_per_frame = a.non_negative_real(); }, "0.05",
-       ""},
+      {"steps", 1,
+       [](Args &a, Settings &s) {
+         s.steps_per_frame = a.non_negative_real();
+         check_steps_per_frame(a.instance(), s.steps_per_frame, "steps");
+       },
+       "0.05", ""},
       {"validate", 1, [](Args &a, Settings &s) { s.validate_every = a.positive_int(); }, "100", ""},
       {"print", 1, [](Args &a, Settings &s) { s.print_every = a.positive_int(); }, "50", ""},
       {"core", 1, [](Args &a, Settings &s) { s.core = a.non_negative_real(); }, "",
-       "core = 0.8 (lj units)"},
+       "core = 0.8 sigma of each pair of types (0.8 in lj units where the pair style reports no "
+       "sigma)"},
       {"augment", 1, [](Args &a, Settings &s) { s.session.training.augment = a.yes_no(); }, "yes",
        ""},
       {"seed", 1,
@@ -162,6 +188,35 @@ const std::vector<FlowMapKeyword> &LAMMPS_NS::flowmap_keywords()
 {
   static const std::vector<FlowMapKeyword> table = make_table();
   return table;
+}
+
+std::string LAMMPS_NS::closest_flowmap_keyword(const std::string &word)
+{
+  std::string best;
+  std::size_t distance = 3;    // at most two edits away
+  for (const auto &k : flowmap_keywords()) {
+    const auto d = edit_distance(word, k.name);
+    if (d < distance) {
+      distance = d;
+      best = k.name;
+    }
+  }
+  return best;
+}
+
+void LAMMPS_NS::check_steps_per_frame(LAMMPS *lmp, double steps, const std::string &where)
+{
+  // Each optimizer step costs about a batch of energies and a network pass (tens of ms to
+  // seconds): beyond a few thousand per frame the first frame alone would run for hours.
+  constexpr double kMaxSteps = 10000.0, kWarnSteps = 100.0;
+  if (steps > kMaxSteps)
+    lmp->error->all(FLERR, "Fix flowmap {}: {:.0f} optimizer steps per frame are more than "
+                    "{:.0f} (each step takes a batch of energies and a network pass); typical "
+                    "values are 0.01 to 10", where, steps, kMaxSteps);
+  if (steps > kWarnSteps && lmp->comm->me == 0)
+    lmp->error->warning(FLERR, "Fix flowmap {}: every frame adds {:.0f} optimizer steps, which "
+                        "may take minutes per frame; typical values are 0.01 to 10", where,
+                        steps);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -201,7 +256,12 @@ int FlowMapKeywordArgs::positive_int()
 
 double FlowMapKeywordArgs::real()
 {
-  return utils::numeric(FLERR, value_text(), false, lmp);
+  const char *text = value_text();
+  const double v = utils::numeric(FLERR, text, false, lmp);
+  // strtod reads 1e999 as infinity
+  if (!std::isfinite(v))
+    error->all(FLERR, "Fix flowmap {} must be a finite number, got {}", keyword_, text);
+  return v;
 }
 
 double FlowMapKeywordArgs::positive_real()
@@ -247,9 +307,29 @@ std::vector<std::string> FlowMapKeywordArgs::words_until_keyword(const std::stri
   return words;
 }
 
+void FlowMapKeywordArgs::readable_files(const std::vector<std::string> &files)
+{
+  for (const auto &file : files) {
+    int readable = 0;
+    if (comm->me == 0) {
+      FILE *fp = fopen(file.c_str(), "r");
+      readable = fp != nullptr;
+      if (fp) fclose(fp);
+    }
+    MPI_Bcast(&readable, 1, MPI_INT, 0, world);
+    if (readable) continue;
+    // "frames a.dump sead 5": the misspelt keyword would be read as a file name.
+    const std::string meant = closest_flowmap_keyword(file);
+    if (!meant.empty())
+      error->all(FLERR, "Fix flowmap {}: '{}' is neither a readable file nor a fix flowmap "
+                 "keyword (did you mean {}?)", keyword_, file, meant);
+    error->all(FLERR, "Fix flowmap {}: cannot read dump file '{}'", keyword_, file);
+  }
+}
+
 std::vector<std::string> FlowMapKeywordArgs::pair_commands()
 {
-  auto commands = pair_commands_at(narg_ - iarg_, arg_ + iarg_);
+  auto commands = pair_commands_at(lmp, narg_ - iarg_, arg_ + iarg_);
   if (commands.empty())
     error->all(FLERR, "Fix flowmap {} needs one or more quoted pair commands, e.g. {} "
                "\"pair_style lj/cut 2.5\" \"pair_coeff * * 1.0 1.0\"", keyword_, keyword_);
@@ -276,16 +356,21 @@ FlowMapSettings LAMMPS_NS::parse_flowmap_settings(LAMMPS *lmp, int narg, char **
 
   s.temperature[0] = utils::numeric(FLERR, arg[4], false, lmp);
   s.temperature[1] = utils::numeric(FLERR, arg[5], false, lmp);
-  if (s.temperature[0] <= 0.0 || s.temperature[1] <= 0.0)
-    error->all(FLERR, "Fix flowmap temperatures must be > 0, got Tsource = {} and Ttarget = {}",
-               arg[4], arg[5]);
+  // strtod reads 1e999 as infinity
+  for (double t : s.temperature)
+    if (!(t > 0.0 && std::isfinite(t)))
+      error->all(FLERR, "Fix flowmap temperatures must be > 0 and finite, got Tsource = {} and "
+                 "Ttarget = {}", arg[4], arg[5]);
 
   Args args(lmp, narg, arg, 6);
   while (args.next_keyword()) {
     const FlowMapKeyword *k = find_keyword(args.keyword());
-    if (!k)
-      error->all(FLERR, "Unknown fix flowmap keyword {}; see doc/fix_flowmap.rst for the "
-                 "keywords", args.keyword());
+    if (!k) {
+      const std::string meant = closest_flowmap_keyword(args.keyword());
+      error->all(FLERR, "Unknown fix flowmap keyword {}{}; see doc/fix_flowmap.rst for the "
+                 "keywords", args.keyword(),
+                 meant.empty() ? std::string() : " (did you mean " + meant + "?)");
+    }
     if (narg - args.position() < k->values)
       error->all(FLERR, "Fix flowmap keyword {} needs {} value(s)", k->name, k->values);
     k->parse(args, s);
@@ -311,5 +396,10 @@ FlowMapSettings LAMMPS_NS::parse_flowmap_settings(LAMMPS *lmp, int narg, char **
                "run with keyword frames", training.weight_nll);
   if (s.mode == Settings::Mode::train && training.weight_kld == 0.0 && training.weight_nll == 0.0)
     error->all(FLERR, "Fix flowmap needs kld or nll > 0 to train");
+  // Training waits for a batch in the pool: a smaller pool never trains and never saves.
+  if (s.session.pool_capacity < training.batch_size)
+    error->all(FLERR, "Fix flowmap pool {} is smaller than batch {}: training starts once a "
+               "pool holds a batch, so it would never start", s.session.pool_capacity,
+               training.batch_size);
   return s;
 }

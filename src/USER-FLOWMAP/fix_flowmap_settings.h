@@ -57,6 +57,13 @@ struct FlowMapKeyword {
 // The table, in the order of doc/fix_flowmap.rst.
 const std::vector<FlowMapKeyword> &flowmap_keywords();
 
+// The keyword of the table at most two edits away from word, closest first; empty if none.
+std::string closest_flowmap_keyword(const std::string &word);
+
+// Refuses more than 1e4 optimizer steps per frame and warns above 100 (keyword steps,
+// fix_modify steps; where names which).
+void check_steps_per_frame(LAMMPS *lmp, double steps, const std::string &where);
+
 // The settings of `fix ID group flowmap Nevery Tsource Ttarget keyword value ...` (narg and
 // arg as the fix receives them), defaults from the table, every value and every combination
 // checked with error->all. Collective.
@@ -85,6 +92,9 @@ class FlowMapKeywordArgs : protected Pointers {
   std::string choice(const std::vector<std::string> &choices, const std::string &meaning = "");
   // Every following word up to the next keyword of the table (at least one).
   std::vector<std::string> words_until_keyword(const std::string &what);
+  // Refuses a file rank 0 cannot open for reading, naming the keyword it was probably meant
+  // to be when it is close to one (collective).
+  void readable_files(const std::vector<std::string> &files);
   // The following quoted pair commands (at least one).
   std::vector<std::string> pair_commands();
 

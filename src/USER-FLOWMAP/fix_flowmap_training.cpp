@@ -63,7 +63,8 @@ void FlowMapTraining::add_frame(const std::vector<double> &frame, double energy)
   train_due_steps();
 }
 
-void FlowMapTraining::add_frames_from_files(FlowMapBridge &bridge)
+void FlowMapTraining::add_frames_from_files(FlowMapBridge &bridge,
+                                            const flowmap::Species &species)
 {
   const auto &s = settings_;
   if (s.frame_files.empty()) return;
@@ -73,15 +74,23 @@ void FlowMapTraining::add_frames_from_files(FlowMapBridge &bridge)
   const auto per_frame = states.num_particles * states.dimension;
   const std::string files = flowmap_compat::join(s.frame_files, " ");
 
+  // A frame of a mixture must have the system's type at every atom ID, or the flow would learn
+  // one species' positions as another's; frames of swap runs are relabelled (species.h).
   std::vector<double> positions;
+  std::vector<std::string> untyped;
   try {
     positions = flowmap::read_frames(s.frame_files, static_cast<int>(states.dimension),
                                      states.num_particles, box,
                                      s.forward ? "the target ensemble's box"
-                                               : "the source ensemble's box");
+                                               : "the source ensemble's box",
+                                     species, &untyped);
   } catch (flowmap::DumpFormatError &err) {
     error->all(FLERR, "Fix flowmap: {}", err.what());
   }
+  if (!untyped.empty() && species.num_species() > 1 && comm->me == 0)
+    error->warning(FLERR, "Fix flowmap: dump file {} has no numeric type column; its atoms "
+                   "are taken to have this system's types by atom ID",
+                   flowmap_compat::join(untyped, ", "));
   const std::int64_t count = positions.size() / per_frame;
   if (count == 0) error->all(FLERR, "Fix flowmap: the frames files hold no frames");
   std::vector<double> energies(count);

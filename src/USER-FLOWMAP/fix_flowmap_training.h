@@ -21,6 +21,7 @@
 
 namespace flowmap {
 class Session;
+class Species;
 }
 
 namespace LAMMPS_NS {
@@ -43,8 +44,10 @@ class FlowMapTraining : protected Pointers {
   // step enters the session, then the optimizer steps now due are taken. Collective over the
   // universe.
   void add_frame(const std::vector<double> &frame, double energy);
-  // The frames files (keyword frames): read, their energies evaluated with bridge over world.
-  void add_frames_from_files(FlowMapBridge &bridge);
+  // The frames files (keyword frames): read, relabelled to the system's species where a swap
+  // run exchanged types (refused with other counts), their energies evaluated with bridge
+  // over world.
+  void add_frames_from_files(FlowMapBridge &bridge, const flowmap::Species &species);
   // Validation on the hold-out sets and a progress line (the end of a run).
   void report();
   // The model file and the checkpoint (universe rank 0; collective over the universe).

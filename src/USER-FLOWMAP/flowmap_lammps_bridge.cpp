@@ -71,12 +71,14 @@ bool starts_with_word(const std::string &line, const char *word)
   return line.compare(0, n, word) == 0 && (line.size() == n || std::isspace(line[n]));
 }
 
-// x wrapped into [0, L): floor() alone can return L for tiny negative x.
+// x wrapped into [0, L). fmod is exact, so even a coordinate of 1e300 lands in the box (x - L
+// floor(x / L) loses every digit there, and an atom left outside the helper's box is lost by
+// its exchange); w + L can round up to L for tiny negative w.
 double wrap(double x, double length)
 {
-  double w = x - length * std::floor(x / length);
-  if (w >= length) w -= length;
-  if (w < 0.0) w = 0.0;
+  double w = std::fmod(x, length);
+  if (w < 0.0) w += length;
+  if (w >= length || w < 0.0) w = 0.0;
   return w;
 }
 
@@ -95,6 +97,8 @@ class FlowMapBridge::Helper {
   // Energy of one configuration (N*d, particle-major); forces (N*d) when not null.
   double compute(const double *positions, double *forces, bool regularised);
   bool direct() const { return direct_; }
+  double core_radius(int itype, int jtype) const { return core_[itype * (ntypes_ + 1) + jtype]; }
+  bool interacting(int itype, int jtype) const;
 
  private:
   // Owned: destroyed with the helper, and also when the constructor throws after creating it
@@ -102,7 +106,11 @@ class FlowMapBridge::Helper {
   std::unique_ptr<LAMMPS> lmp_;
   int natoms_;
   int dim_;
-  double core_radius_;
+  int ntypes_;
+  // Core radius of each pair of types, [(ntypes + 1)^2] indexed by type (row and column 0
+  // unused), symmetric; regularise_: any of them > 0.
+  std::vector<double> core_;
+  bool regularise_ = false;
   std::vector<int> types_;
   std::vector<double> box_;
   BridgeNeighborList *core_list_ = nullptr;
@@ -117,8 +125,8 @@ class FlowMapBridge::Helper {
 };
 
 FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
-    natoms_(static_cast<int>(setup.types.size())), dim_(setup.dimension),
-    core_radius_(setup.core_radius), types_(setup.types)
+    natoms_(static_cast<int>(setup.types.size())), dim_(setup.dimension), ntypes_(setup.ntypes),
+    core_((setup.ntypes + 1) * (setup.ntypes + 1), 0.0), types_(setup.types)
 {
   const char *args[] = {"flowmap_bridge", "-log", "none", "-screen", "none", "-echo", "none",
                         "-nocite"};
@@ -172,7 +180,8 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
   command("neighbor 0.0 bin", setup_context);
   command("neigh_modify delay 0 every 1 check no", setup_context);
 
-  if (core_radius_ > 0.0) {
+  const bool core_requested = setup.core_radius > 0.0 || setup.core_sigma > 0.0;
+  if (core_requested) {
     (*lmp_->modify->compute_map)[kNeighborStyle] = &create_bridge_neighbor_list;
     command(std::string("compute ") + kNeighborId + " all " + kNeighborStyle, setup_context);
     core_list_ = static_cast<BridgeNeighborList *>(
@@ -195,21 +204,34 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
   // single() of a many-body style (eam, for one) is not its share of the energy, so only
   // pairwise styles are summed pair by pair.
   const bool pairwise = pair->single_enable && !pair->manybody_flag;
-  if (core_radius_ > 0.0) {
-    if (!pairwise)
+  if (core_requested) {
+    // After init(): mixed sigmas exist, in the upper triangle (init_one(i, j) with i <= j).
+    int dim = 0;
+    double **sigma = nullptr;
+    if (setup.core_sigma > 0.0 && std::strncmp(lmp_->force->pair_style, "hybrid", 6) != 0) {
+      sigma = static_cast<double **>(pair->extract("sigma", dim));
+      if (dim != 2) sigma = nullptr;
+    }
+    for (int i = 1; i <= ntypes_; ++i)
+      for (int j = i; j <= ntypes_; ++j) {
+        const double rc = sigma ? setup.core_sigma * sigma[i][j] : setup.core_radius;
+        core_[i * (ntypes_ + 1) + j] = core_[j * (ntypes_ + 1) + i] = rc;
+        if (interacting(i, j) && rc > 0.0) regularise_ = true;
+        if (interacting(i, j) && rc * rc >= pair->cutsq[i][j])
+          throw FlowMapBridgeError(
+              "energy bridge: core_radius " + number(rc) +
+              (sigma ? " (" + number(setup.core_sigma) + " sigma)" : std::string()) +
+              " is not below the pair cutoff " + number(std::sqrt(pair->cutsq[i][j])) +
+              " of types " + std::to_string(i) + " " + std::to_string(j));
+      }
+    // Checked only now: a many-body style that reports no sigma (eam in metal units) gets no
+    // radius without keyword core, and then needs no single().
+    if (regularise_ && !pairwise)
       throw FlowMapBridgeError(std::string("energy bridge: pair style ") +
                                lmp_->force->pair_style +
                                (pair->manybody_flag ? " is many-body" : " has no single()") +
                                " (for hybrid: one of its sub-styles); the regularisation "
                                "(core_radius > 0) needs a pairwise style with single()");
-    const double rc2 = core_radius_ * core_radius_;
-    for (int i = 1; i <= setup.ntypes; ++i)
-      for (int j = i; j <= setup.ntypes; ++j)
-        if (pair->cutsq[i][j] > 0.0 && rc2 >= pair->cutsq[i][j])
-          throw FlowMapBridgeError("energy bridge: core_radius " + number(core_radius_) +
-                                   " is not below the pair cutoff " +
-                                   number(std::sqrt(pair->cutsq[i][j])) + " of types " +
-                                   std::to_string(i) + " " + std::to_string(j));
   }
 
   direct_capable_ = setup.direct_sum && pairwise && natoms_ <= kDirectSumMaxAtoms;
@@ -224,6 +246,11 @@ void FlowMapBridge::Helper::command(const std::string &line, const std::string &
   } catch (LAMMPSException &e) {
     throw FlowMapBridgeError(context + " failed ('" + line + "'): " + flowmap_compat::message_of(e));
   }
+}
+
+bool FlowMapBridge::Helper::interacting(int itype, int jtype) const
+{
+  return lmp_->force->pair->cutsq[itype][jtype] > 0.0;
 }
 
 bool FlowMapBridge::Helper::box_is(const double *lengths) const
@@ -296,11 +323,16 @@ double FlowMapBridge::Helper::pair_sum_neighbors(const double *positions, double
     lmp_->domain->pbc();
     lmp_->comm->exchange();
     lmp_->comm->borders();
+    // Every atom is inside the box, so none can be lost; should a pair style's cutoff or a
+    // later LAMMPS release prove otherwise, the lookup below must not read x[-1].
+    if (atom->nlocal != natoms_ || atom->map(natoms_) < 0)
+      throw FlowMapBridgeError("energy bridge: " + std::to_string(natoms_ - atom->nlocal) +
+                               " atoms were lost placing the configuration in the box");
     lmp_->neighbor->build(1);
 
     const std::size_t nall = static_cast<std::size_t>(atom->nlocal) + atom->nghost;
     std::memset(&atom->f[0][0], 0, 3 * nall * sizeof(double));
-    if (regularised && core_radius_ > 0.0) {
+    if (regularised && regularise_) {
       energy = pair_sum_regularised();
     } else {
       force->pair->compute(1, 0);
@@ -326,7 +358,7 @@ double FlowMapBridge::Helper::pair_term(int i, int j, int itype, int jtype, doub
                                         double &fpair)
 {
   Pair *pair = lmp_->force->pair;
-  const double rc = core_radius_;
+  const double rc = core_radius(itype, jtype);
   if (!core || rsq >= rc * rc) return pair->single(i, j, itype, jtype, rsq, 1.0, 1.0, fpair);
   double fpair_rc;
   const double energy_rc = pair->single(i, j, itype, jtype, rc * rc, 1.0, 1.0, fpair_rc);
@@ -373,7 +405,7 @@ double FlowMapBridge::Helper::pair_sum_direct(const double *positions, double *f
                                               bool regularised)
 {
   double **cutsq = lmp_->force->pair->cutsq;
-  const bool core = regularised && core_radius_ > 0.0;
+  const bool core = regularised && regularise_;
   const int d = dim_;
   if (forces) std::fill(forces, forces + static_cast<std::size_t>(natoms_) * d, 0.0);
   double energy = 0.0;
@@ -432,6 +464,9 @@ FlowMapBridge::FlowMapBridge(const FlowMapBridgeSetup &setup) : setup_(setup)
   if (!(setup_.core_radius >= 0.0) || !std::isfinite(setup_.core_radius))
     throw FlowMapBridgeError("energy bridge: core_radius must be finite and >= 0, got " +
                              number(setup_.core_radius));
+  if (!(setup_.core_sigma >= 0.0) || !std::isfinite(setup_.core_sigma))
+    throw FlowMapBridgeError("energy bridge: core_sigma must be finite and >= 0, got " +
+                             number(setup_.core_sigma));
   helper_ = std::make_unique<Helper>(setup_);
 }
 
@@ -445,6 +480,37 @@ std::int64_t FlowMapBridge::num_particles() const
 bool FlowMapBridge::uses_direct_sum() const
 {
   return helper_->direct();
+}
+
+double FlowMapBridge::core_radius(int itype, int jtype) const
+{
+  if (itype < 1 || jtype < 1 || itype > setup_.ntypes || jtype > setup_.ntypes)
+    throw FlowMapBridgeError("energy bridge: types " + std::to_string(itype) + " " +
+                             std::to_string(jtype) + " outside 1.." +
+                             std::to_string(setup_.ntypes));
+  return helper_->core_radius(itype, jtype);
+}
+
+bool FlowMapBridge::core_covers_all_pairs() const
+{
+  for (int i = 1; i <= setup_.ntypes; ++i)
+    for (int j = i; j <= setup_.ntypes; ++j)
+      if (helper_->interacting(i, j) && !(helper_->core_radius(i, j) > 0.0)) return false;
+  return true;
+}
+
+std::string FlowMapBridge::core_radii_text() const
+{
+  std::string text;
+  char buf[64];
+  for (int i = 1; i <= setup_.ntypes; ++i)
+    for (int j = i; j <= setup_.ntypes; ++j) {
+      if (!helper_->interacting(i, j)) continue;
+      snprintf(buf, sizeof(buf), "%s%d-%d %.6g", text.empty() ? "" : ", ", i, j,
+               helper_->core_radius(i, j));
+      text += buf;
+    }
+  return text;
 }
 
 std::int64_t FlowMapBridge::dimension() const

@@ -15,10 +15,10 @@
    - neighbor lists: positions copied in, ghosts and neighbor lists rebuilt, the pair style's
      compute() called, as in Verlet::setup_minimal().
 
-   Regularisation (training only, FlowMapBridgeSetup::core_radius = r_c > 0). An untrained flow
+   Regularisation (training only, a core radius r_c > 0 per pair of types). An untrained flow
    can put particles on top of each other, where the true energy and its gradient blow up or
    are not even finite. With evaluate(..., regularised = true) every pair term u_ij(r) with
-   r < r_c is replaced by its linear continuation from r_c,
+   r < r_c of its types is replaced by its linear continuation from r_c,
        u_ij(r) -> u_ij(r_c) + u_ij'(r_c) (r - r_c),
    so value and slope are continuous at r_c, the energy is finite and each pair's force is
    bounded by |u_ij'(r_c)| down to r = 0 (at exactly r = 0 its direction is undefined and the
@@ -26,8 +26,12 @@
    is assembled pair by pair from Pair::single() (over all pairs, or a neighbor list) rather than by correcting
    compute()'s total: subtracting a near-overlap term of order 1e30 from the total would leave
    only rounding noise of the other terms. It therefore needs pair styles with single()
-   (all of hybrid/overlay's sub-styles), and r_c below every nonzero pair cutoff. Reported
-   weights always use regularised = false.
+   (all of hybrid/overlay's sub-styles), and each r_c below its pair's cutoff. In a mixture
+   the overlap distance differs between pairs of types, so the radius of types I, J is by
+   default a fraction of that pair's sigma (FlowMapBridgeSetup::core_sigma), read from the
+   pair style after mixing; styles that do not report sigma (and hybrid styles, whose sigma
+   table is one sub-style's) get the fixed core_radius. Reported weights always use
+   regularised = false.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_LAMMPS_BRIDGE_H
@@ -53,10 +57,13 @@ struct FlowMapBridgeSetup {
   int ntypes = 1;
   std::vector<double> box_lengths;          // d lengths of the periodic orthogonal box
   std::vector<std::string> pair_commands;   // pair_style / pair_coeff / pair_modify lines
-  // Regularisation for training: below this pair distance every pair energy is continued
-  // linearly from its value and slope at core_radius (0: off). Requires pair styles that
-  // implement single().
+  // Regularisation for training: below its pair's core radius every pair energy is continued
+  // linearly from its value and slope there (0: off). Requires pair styles that implement
+  // single(). The radius of types I, J is core_sigma * sigma_IJ where the pair style reports
+  // sigma (Pair::extract("sigma"), not hybrid styles), core_radius otherwise; core_sigma = 0
+  // gives every pair core_radius.
   double core_radius = 0.0;
+  double core_sigma = 0.0;
   // Allow the direct pair sum where it is exact (above); false: always neighbor lists.
   bool direct_sum = true;
 };
@@ -92,6 +99,12 @@ class FlowMapBridge : public flowmap::EnergyModel {
                 double *energies, double *forces, bool regularised) override;
 
   const FlowMapBridgeSetup &setup() const { return setup_; }
+  // The regularisation's radius for types itype, jtype (1..ntypes; 0: not regularised).
+  double core_radius(int itype, int jtype) const;
+  // Every pair of types within reach of each other (nonzero cutoff) has a radius > 0.
+  bool core_covers_all_pairs() const;
+  // "1-1 0.8, 1-2 0.72, 2-2 0.64" over the pairs with a nonzero cutoff, for the log.
+  std::string core_radii_text() const;
   // Whether the current box is evaluated by the direct pair sum (see the header comment).
   bool uses_direct_sum() const;
 

@@ -11,6 +11,7 @@
 #include "update.h"
 
 #include <cmath>
+#include <stdexcept>
 
 using namespace LAMMPS_NS;
 
@@ -66,6 +67,7 @@ void FlowMapFrame::check_system(int igroup)
     dimension_ = domain->dimension;
     box_ = current_box_lengths();
     collect(nullptr, types_);
+    species_ = flowmap::Species(std::vector<std::int64_t>(types_.begin(), types_.end()));
     recorded_ = true;
     frames_ = 0;
     return;
@@ -90,10 +92,17 @@ const std::vector<double> &FlowMapFrame::gather()
   check_unchanged(atom->natoms);
   std::vector<int> types;
   collect(&positions_, types);
-  if (types != types_)
-    error->all(FLERR, "{}: atom types changed after {} frames; the Hamiltonians were set up for "
-               "the old ones", style_, frames_);
   ++frames_;
+  relabelling_.clear();
+  if (types == types_) return positions_;
+  // Exchanges of types between atoms (fix atom/swap) relabel the same system: the frame is
+  // relabelled to the recorded types the Hamiltonians and the flow were set up with.
+  try {
+    relabelling_ = species_.relabelling(std::vector<std::int64_t>(types.begin(), types.end()));
+  } catch (std::invalid_argument &e) {
+    error->all(FLERR, "{} after {} frames: {}", style_, frames_ - 1, e.what());
+  }
+  positions_ = flowmap::relabel(positions_, relabelling_, dimension_);
   return positions_;
 }
 

@@ -12,6 +12,7 @@
 #include "pointers.h"
 
 #include "flowmap_lammps_bridge.h"
+#include "flowmap_species.h"
 
 #include <string>
 #include <vector>
@@ -30,22 +31,29 @@ class FlowMapFrame : protected Pointers {
   // Checks that the simulation is supported: a fully periodic orthogonal box, consecutive
   // atom IDs 1..N, the group (index igroup) holds all atoms. The first call (and the first
   // after forget()) records N, the dimension, the types and the box; later calls refuse a
-  // change of N (and of the box, if fixed). Collective (error->all).
+  // change of N (and of the box, if fixed); exchanges of types are relabelled, see gather().
+  // Collective (error->all).
   void check_system(int igroup);
   // The next check_system() records the system anew (nothing gathered yet: atoms may still be
   // created).
   void forget();
 
   // Positions of all atoms ordered by ID (N * dimension values, as LAMMPS holds them),
-  // identical on every rank of world. Refuses a frame whose N, types or (fixed) box differ
-  // from the recorded ones. Collective.
+  // identical on every rank of world. Refuses a frame whose N or (fixed) box differ from the
+  // recorded ones. Collective. When atoms have exchanged types since the first call (fix
+  // atom/swap), the frame is relabelled to the recorded types (see
+  // flowmap::Species::relabelling) and relabelling() says which atom each row holds; a change
+  // of the count of any type is an error.
   const std::vector<double> &gather();
+  // Atom index (ID - 1) of each row of the last gathered frame; empty when the types agreed.
+  const std::vector<std::int64_t> &relabelling() const { return relabelling_; }
 
   int natoms() const { return natoms_; }
   int dimension() const { return dimension_; }
   const std::vector<double> &box_lengths() const { return box_; }    // recorded box
   std::vector<double> current_box_lengths() const;
   const std::vector<int> &types() const { return types_; }    // per atom, ordered by ID
+  const flowmap::Species &species() const { return species_; }    // the same
   bigint frames() const { return frames_; }                    // gathered since recorded
 
   // The energy bridge's set-up for this system (units, dimension, types) in the given box.
@@ -61,6 +69,8 @@ class FlowMapFrame : protected Pointers {
   std::vector<int> types_;
   bigint frames_ = 0;
   std::vector<double> buffer_, positions_;
+  flowmap::Species species_;
+  std::vector<std::int64_t> relabelling_;
 
   void check_unchanged(bigint natoms);
   // positions (when not null) and types of every atom by ID, one MPI_Allreduce

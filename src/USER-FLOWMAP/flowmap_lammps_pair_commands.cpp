@@ -4,6 +4,10 @@
 
 #include "flowmap_lammps_pair_commands.h"
 
+#include "input.h"
+#include "lammps.h"
+#include "memory.h"
+
 #include <cctype>
 #include <cstring>
 
@@ -19,9 +23,36 @@ bool LAMMPS_NS::is_pair_command(const char *word)
   return false;
 }
 
-std::vector<std::string> LAMMPS_NS::pair_commands_at(int narg, char **arg)
+namespace {
+
+std::string substituted(LAMMPS *lmp, const std::string &command)
+{
+  if (command.find('$') == std::string::npos) return command;
+  // Input::substitute grows both buffers with Memory::srealloc.
+  int max = static_cast<int>(command.size()) + 1, max2 = max;
+  auto *str = static_cast<char *>(lmp->memory->smalloc(max, "flowmap:pair_command"));
+  auto *str2 = static_cast<char *>(lmp->memory->smalloc(max2, "flowmap:pair_command"));
+  std::strcpy(str, command.c_str());
+  std::string result;
+  try {
+    lmp->input->substitute(str, str2, max, max2, 0);
+    result = str;
+  } catch (...) {
+    lmp->memory->sfree(str);
+    lmp->memory->sfree(str2);
+    throw;
+  }
+  lmp->memory->sfree(str);
+  lmp->memory->sfree(str2);
+  return result;
+}
+
+}    // namespace
+
+std::vector<std::string> LAMMPS_NS::pair_commands_at(LAMMPS *lmp, int narg, char **arg)
 {
   std::vector<std::string> commands;
-  for (int i = 0; i < narg && is_pair_command(arg[i]); ++i) commands.emplace_back(arg[i]);
+  for (int i = 0; i < narg && is_pair_command(arg[i]); ++i)
+    commands.push_back(substituted(lmp, arg[i]));
   return commands;
 }

@@ -1,8 +1,11 @@
 /* -*- c++ -*- ----------------------------------------------------------
    USER-FLOWMAP: the quoted pair commands of fix flowmap and compute ress.
 
-   Both styles take Hamiltonians as quoted LAMMPS pair commands, e.g.
+   The styles take Hamiltonians as quoted LAMMPS pair commands, e.g.
      target "pair_style lj/cut 2.5" "pair_coeff * * 1.0 1.0"
+   LAMMPS does not substitute variables inside quotes, and the energy bridge's private
+   instances have no variables: the host's variables ($x, ${name}, $(expression)) are
+   substituted here, with their values when the command is read.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_LAMMPS_PAIR_COMMANDS_H
@@ -17,8 +20,9 @@ namespace LAMMPS_NS {
 // pair_modify).
 bool is_pair_command(const char *word);
 
-// The consecutive pair commands at arg[0], arg[1], ... (up to narg).
-std::vector<std::string> pair_commands_at(int narg, char **arg);
+// The consecutive pair commands at arg[0], arg[1], ... (up to narg), with the host's variables
+// substituted (LAMMPS's own error for an undefined one).
+std::vector<std::string> pair_commands_at(class LAMMPS *lmp, int narg, char **arg);
 
 }    // namespace LAMMPS_NS
 

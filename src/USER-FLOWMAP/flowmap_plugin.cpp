@@ -9,6 +9,8 @@
 
 #include "compute_ress.h"
 #include "fix_flowmap.h"
+#include "flowmap_version.h"
+#include "fix_flowmap_exchange.h"
 
 using namespace LAMMPS_NS;
 
@@ -20,6 +22,11 @@ static Compute *ress_creator(LAMMPS *lmp, int argc, char **argv)
 static Fix *flowmap_creator(LAMMPS *lmp, int argc, char **argv)
 {
   return new FixFlowMap(lmp, argc, argv);
+}
+
+static Fix *flowmap_exchange_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixFlowMapExchange(lmp, argc, argv);
 }
 
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
@@ -40,5 +47,11 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.name = "flowmap";
   plugin.info = "fix flowmap: train and apply a normalizing flow between two ensembles " FLOWMAP_VERSION;
   plugin.creator.v2 = (lammpsplugin_factory2 *) &flowmap_creator;
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.name = "flowmap/exchange";
+  plugin.info = "fix flowmap/exchange: flow-mapped replica exchange between a source and a "
+                "target partition " FLOWMAP_VERSION;
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &flowmap_exchange_creator;
   (*register_plugin)(&plugin, lmp);
 }

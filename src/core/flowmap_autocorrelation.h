@@ -2,7 +2,7 @@
    USER-FLOWMAP: integrated autocorrelation time of a time series.
 
    fix flowmap estimates it from the source energy of the frames it collects, to report
-   whether frames Nevery steps apart are decorrelated (METHOD.md section 6).
+   whether frames Nevery steps apart are decorrelated (doc/method.md section 10).
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_AUTOCORRELATION_H

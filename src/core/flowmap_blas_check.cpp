@@ -49,6 +49,20 @@ int blas_threads()
   return get ? get() : 0;
 }
 
+// openblas_get_parallel: 0 sequential, 1 pthreads, 2 OpenMP.
+std::string openblas_threading()
+{
+  using getter = int (*)();
+  const auto get = reinterpret_cast<getter>(::dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+  if (!get) return "";
+  switch (get()) {
+    case 0: return "sequential";
+    case 1: return "pthreads";
+    case 2: return "OpenMP";
+    default: return "";
+  }
+}
+
 std::string openblas_core()
 {
   using getter = char *(*)();
@@ -98,13 +112,16 @@ BlasReport check_blas(double slow_below_gflops)
   ::dl_iterate_phdr(collect, &r.loaded);
   r.threads = blas_threads();
   r.core = openblas_core();
+  r.threading = openblas_threading();
   r.avx512_kernels = avx512_core(r.core);
   r.gflops = matmul_gflops();
   r.slow = r.gflops < slow_below_gflops;
   std::ostringstream s;
   s.precision(3);
   // flowmap_attention calls the same sgemm_ directly, or falls back to LibTorch's matmul.
-  s << "BLAS: " << r.name << " ("
+  s << "BLAS: " << r.name;
+  if (!r.threading.empty()) s << " (" << r.threading << " build)";
+  s << " (" 
     << (r.provider.empty() ? "sgemm_ not found: attention through LibTorch's slower matmul"
                            : r.provider)
     << "), float32 matmul " << r.gflops << " GFLOP/s with " << torch::get_num_threads()
@@ -114,9 +131,16 @@ BlasReport check_blas(double slow_below_gflops)
   if (r.avx512_kernels)
     s << " -- OpenBLAS 0.3.21's AVX-512 kernels gave wrong float64 gradients in this package's "
       << "tests: start with OPENBLAS_CORETYPE=Haswell in the environment";
+  // Debian resolves libblas.so.3 and libopenblas.so.0 through two alternatives; the package's
+  // scripts pick OpenBLAS's OpenMP build for their own processes by LD_LIBRARY_PATH
+  // (scripts/blas_env.sh), which is what the advice below says to do by hand.
+  const char *advice = "put OpenBLAS's OpenMP build first, LD_LIBRARY_PATH=/usr/lib/<multiarch>/"
+                       "openblas-openmp (package libopenblas0-openmp; scripts/blas_env.sh does it)";
+  if (r.threading == "pthreads")
+    s << " -- OpenBLAS's pthread build: its threads compete with LibTorch's OpenMP threads for "
+      << "the cores; " << advice;
   if (r.slow)
-    s << " -- slow (below " << slow_below_gflops << " GFLOP/s): install OpenBLAS "
-      << "(libopenblas0-openmp) so that libblas.so.3 points to it";
+    s << " -- slow (below " << slow_below_gflops << " GFLOP/s): " << advice;
   r.summary = s.str();
   return r;
 }

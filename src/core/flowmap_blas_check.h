@@ -2,7 +2,8 @@
    USER-FLOWMAP: which BLAS LibTorch really multiplies matrices with, and how fast.
 
    Debian's LibTorch links libblas.so.3, which the alternatives system points at OpenBLAS or
-   at the reference BLAS; the reference one makes training about 10x slower. The check looks
+   at the reference BLAS; the reference one makes training about 10x slower. OpenBLAS's own
+   libopenblas.so.0 is a second alternative (pthread or OpenMP build). The check looks
    up which loaded object provides sgemm_ and times a float32 matrix product, so fix flowmap
    can warn with a concrete reason. It also spots OpenBLAS running AVX2 kernels on an
    AVX-512 CPU, which halves matrix-product speed on this project's machines.
@@ -22,6 +23,7 @@ struct BlasReport {
   std::vector<std::string> loaded;   // loaded objects with blas or lapack in their name
   int threads = 0;                   // the BLAS library's own thread count, 0 if unknown
   std::string core;                  // OpenBLAS's kernel family (e.g. Haswell), if OpenBLAS
+  std::string threading;             // OpenBLAS's build: OpenMP, pthreads or sequential
   // OpenBLAS chose its AVX-512 kernels. Those of 0.3.21 (Debian bookworm) gave wrong float64
   // gradients of the flow here (Flow.LogDetEqualsAutogradJacobian, Cooperlake and SkylakeX
   // kernels on an AMD EPYC); its AVX2 kernels, OPENBLAS_CORETYPE=Haswell, are right.

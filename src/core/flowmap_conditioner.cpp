@@ -9,12 +9,12 @@
 
 namespace flowmap {
 
-ConditionerImpl::ConditionerImpl(std::int64_t inputs, const FlowOptions &options, bool flagged) :
+ConditionerImpl::ConditionerImpl(std::int64_t inputs, const FlowOptions &options,
+                                 std::int64_t labels) :
     frequencies_(options.frequencies)
 {
   embed_ = register_module(
-      "embed", torch::nn::Linear(2 * options.frequencies * inputs + (flagged ? 1 : 0),
-                                 options.embedding));
+      "embed", torch::nn::Linear(2 * options.frequencies * inputs + labels, options.embedding));
   for (std::int64_t i = 0; i < options.layers; ++i)
     layers_.push_back(register_module(
         "layer" + std::to_string(i),
@@ -35,11 +35,11 @@ torch::Tensor ConditionerImpl::features(const torch::Tensor &u) const
 }
 
 torch::Tensor ConditionerImpl::forward(const torch::Tensor &u, const torch::Tensor &hidden,
-                                       const torch::Tensor &flag, const torch::Tensor &outputs)
+                                       const torch::Tensor &labels, const torch::Tensor &outputs)
 {
   auto f = features(u);
   if (hidden.defined()) f = f * hidden;
-  if (flag.defined()) f = torch::cat({f, flag.expand({u.size(0), -1, -1})}, -1);
+  if (labels.defined()) f = torch::cat({f, labels.expand({u.size(0), -1, -1})}, -1);
   auto h = embed_->forward(f);
   for (auto &layer : layers_) h = layer->forward(h);
   // The head is per particle: selecting first skips the rows nobody reads.

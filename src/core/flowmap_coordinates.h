@@ -1,6 +1,6 @@
 /* -*- c++ -*- ----------------------------------------------------------
    USER-FLOWMAP: periodic Cartesian configurations <-> the flow's internal coordinates
-   (METHOD.md section 4).
+   (doc/method.md section 8).
 
    A reference particle becomes the origin and is dropped, the others are wrapped into the
    box around it and scaled to the torus [-1, 1)^d. The source and target boxes are

@@ -12,18 +12,24 @@
 namespace flowmap {
 
 CouplingImpl::CouplingImpl(std::int64_t component, const FlowOptions &options,
-                           const std::vector<std::int64_t> &transformed) :
+                           const std::vector<std::int64_t> &transformed,
+                           const torch::Tensor &species) :
     component_(component), bins_(options.bins), min_bin_size_(options.min_bin_size),
     min_derivative_(options.min_derivative)
 {
   const auto d = options.dimension;
+  const auto particles = options.num_particles - 1;
   if (component < 0 || component >= d)
     throw std::invalid_argument("Coupling: component outside the dimension");
+  if (species.defined() && (species.dim() != 2 || species.size(0) != particles))
+    throw std::invalid_argument("Coupling: species must be one-hot rows [N-1, S]");
+  const auto species_inputs = species.defined() ? species.size(1) : 0;
   if (transformed.empty()) {
-    conditioner_ = register_module("conditioner", Conditioner(d - 1, options));
+    if (species.defined())
+      labels_ = register_buffer("species", species.to(torch::kFloat64).to(options.dtype));
+    conditioner_ = register_module("conditioner", Conditioner(d - 1, options, species_inputs));
     return;
   }
-  const auto particles = options.num_particles - 1;
   const auto f = options.frequencies;
   auto hidden = torch::ones({particles, 2 * f * d}, torch::kFloat64);
   auto flag = torch::zeros({particles, 1}, torch::kFloat64);
@@ -38,15 +44,16 @@ CouplingImpl::CouplingImpl(std::int64_t component, const FlowOptions &options,
   // Not a buffer: Module::to(dtype) would turn the indices into floating point.
   transformed_ = torch::tensor(transformed, torch::kInt64);
   hidden_ = register_buffer("hidden", hidden.to(options.dtype));
-  flag_ = register_buffer("flag", flag.to(options.dtype));
-  conditioner_ = register_module("conditioner", Conditioner(d, options, true));
+  if (species.defined()) flag = torch::cat({flag, species.to(torch::kFloat64)}, 1);
+  labels_ = register_buffer("flag", flag.to(options.dtype));
+  conditioner_ = register_module("conditioner", Conditioner(d, options, 1 + species_inputs));
 }
 
 FlowResult CouplingImpl::apply(const torch::Tensor &u, bool inverse)
 {
   if (transformed_.defined()) {
     const auto index = transformed_.to(u.device());
-    const auto raw = conditioner_->forward(u, hidden_, flag_, index);
+    const auto raw = conditioner_->forward(u, hidden_, labels_, index);
     const CircularSpline spline(raw, bins_, min_bin_size_, min_derivative_);
     auto columns = u.unbind(2);
     const auto moved = columns[component_].index_select(1, index);
@@ -59,7 +66,8 @@ FlowResult CouplingImpl::apply(const torch::Tensor &u, bool inverse)
   for (std::int64_t j = 0; j < d; ++j)
     if (j != component_) conditioning.push_back(u.narrow(2, j, 1));
   const auto raw = conditioner_->forward(
-      conditioning.size() == 1 ? conditioning.front() : torch::cat(conditioning, 2));
+      conditioning.size() == 1 ? conditioning.front() : torch::cat(conditioning, 2), {},
+      labels_);
   const CircularSpline spline(raw, bins_, min_bin_size_, min_derivative_);
   auto columns = u.unbind(2);
   const auto mapped = inverse ? spline.inverse(columns[component_])

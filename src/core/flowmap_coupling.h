@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: split coupling by Cartesian component (METHOD.md section 5).
+   USER-FLOWMAP: one split coupling, by component or by particle (doc/method.md section 9).
 
    C(c | rest): the component c of every particle goes through its own circular spline whose
    parameters the conditioner computes from the other components of all particles. The
@@ -10,6 +10,10 @@
    particles in S moves, and the conditioner sees every coordinate except those: the
    component c of the particles outside S too, so each spline knows where the untransformed
    neighbours of its particle are along c. The Jacobian stays diagonal.
+
+   In a mixture every particle's one-hot species is appended to its features (after the
+   particle split's flag), so the spline of a particle depends on which species it and its
+   neighbours are.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_COUPLING_H
@@ -33,9 +37,11 @@ struct FlowResult {
 class CouplingImpl : public torch::nn::Module {
  public:
   // transformed: indices of the particles in S, ascending; empty transforms every particle
-  // and hides component c from the conditioner (the component split).
+  // and hides component c from the conditioner (the component split). species: one-hot
+  // species of each particle [P, S] (float64), undefined for a single species.
   CouplingImpl(std::int64_t component, const FlowOptions &options,
-               const std::vector<std::int64_t> &transformed = {});
+               const std::vector<std::int64_t> &transformed = {},
+               const torch::Tensor &species = {});
 
   FlowResult forward(const torch::Tensor &u);
   FlowResult inverse(const torch::Tensor &u);
@@ -49,9 +55,11 @@ class CouplingImpl : public torch::nn::Module {
   std::int64_t component_, bins_;
   double min_bin_size_, min_derivative_;
   Conditioner conditioner_{nullptr};
-  // Particle split only: the indices of S [|S|], the feature mask [P, 2 F d] that hides
-  // component c of the particles in S, and their flag [P, 1].
-  torch::Tensor transformed_, hidden_, flag_;
+  // Particle split only: the indices of S [|S|] and the feature mask [P, 2 F d] that hides
+  // component c of the particles in S. labels_: the fixed inputs after the features, the
+  // flag of S [P, 1] (particle split) then the one-hot species [P, S] (mixtures); undefined
+  // when there are none.
+  torch::Tensor transformed_, hidden_, labels_;
 
   FlowResult apply(const torch::Tensor &u, bool inverse);
 };

@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: the flow on the torus [-1, 1)^(d (N-1)) (METHOD.md section 5).
+   USER-FLOWMAP: the flow on the torus [-1, 1)^(d (N-1)) (doc/method.md section 9).
 
    A stack of blocks. 2D block: [shift, C(x|y), C(y|x), shift, C(y|x), C(x|y)], the
    published layout. 3D block, the same pattern: [shift, C(x|yz), C(y|zx), C(z|xy), shift,
@@ -16,6 +16,7 @@
 #include "flowmap_coupling.h"
 #include "flowmap_flow_options.h"
 #include "flowmap_shift.h"
+#include "flowmap_species.h"
 
 #include <torch/torch.h>
 
@@ -25,7 +26,8 @@ namespace flowmap {
 
 class FlowImpl : public torch::nn::Module {
  public:
-  explicit FlowImpl(const FlowOptions &options);
+  // species: the species of the N - 1 rows (std::invalid_argument if of another length).
+  explicit FlowImpl(const FlowOptions &options, const InternalSpecies &species = {});
 
   // u [B, N-1, d] in any floating dtype; computed in the network dtype on its device.
   FlowResult forward(const torch::Tensor &u);
@@ -33,6 +35,7 @@ class FlowImpl : public torch::nn::Module {
 
   const FlowOptions &options() const { return options_; }
   const std::vector<Coupling> &couplings() const { return couplings_; }
+  const InternalSpecies &species() const { return species_; }
 
  private:
   struct Step {
@@ -40,6 +43,7 @@ class FlowImpl : public torch::nn::Module {
     Coupling coupling{nullptr};
   };
   FlowOptions options_;
+  InternalSpecies species_;
   std::vector<Step> steps_;
   std::vector<Coupling> couplings_;
 

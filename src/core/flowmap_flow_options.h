@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: every size of the flow in one struct (METHOD.md section 5).
+   USER-FLOWMAP: every size of the flow in one struct (doc/method.md section 9).
 
    The model file stores all of these, so a loaded flow is rebuilt with exactly the
    architecture it was trained with.
@@ -16,7 +16,7 @@
 
 namespace flowmap {
 
-// How a coupling splits the coordinates (METHOD.md section 5 and doc/design.md section 4).
+// How a coupling splits the coordinates (doc/method.md section 9 and doc/design.md section 4).
 //   component: C(c | rest) transforms component c of every particle, conditioned on the other
 //     components of all particles (the published layout). No coupling sees the distance
 //     between two particles along c, so pair structure is learnt only through depth.
@@ -59,7 +59,7 @@ struct FlowOptions {
   std::int64_t &size(const std::string &name);
   std::int64_t size(const std::string &name) const;
 
-  // "published" (METHOD.md section 5, component split, about 6.6 M parameters in 2D with
+  // "published" (doc/method.md section 9, component split, about 6.6 M parameters in 2D with
   // N = 32), "default" (particle split, 0.18 M), and the cheap "small" and "tiny" (component
   // split) for tests. Unknown name: std::invalid_argument.
   static FlowOptions preset(const std::string &name, std::int64_t num_particles,

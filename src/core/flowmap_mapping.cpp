@@ -67,7 +67,7 @@ WeighedFrames map_and_weigh(FlowModel *model, Direction direction, const StatePa
     const auto x = frames.narrow(0, lo, n).to(torch::kFloat64);
     torch::Tensor mapped, log_det;
     if (model) {
-      const auto reference = torch::zeros({n}, torch::kInt64);
+      const auto reference = torch::full({n}, model->mapping_reference(), torch::kInt64);
       const auto result = forward ? model->forward(x, reference) : model->inverse(x, reference);
       mapped = result.positions.contiguous();
       log_det = result.log_det.to(torch::kFloat64).contiguous();

@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: mapping frames and weighing them (METHOD.md section 2).
+   USER-FLOWMAP: mapping frames and weighing them (doc/method.md section 2).
 
    One implementation for inference (fix flowmap), validation during training and the
    identity / isotropic-scaling baseline, so every RESS the package reports next to its
@@ -34,12 +34,12 @@ struct WeighedFrames {
   torch::Tensor positions;            // [B, N, d] float64, mapped frames in the other box
   std::vector<double> log_det;        // log|det J| of the map, float64
   std::vector<double> energy_to;      // true energy of the mapped frames in the other state
-  std::vector<double> log_weight;     // METHOD.md section 2
+  std::vector<double> log_weight;     // doc/method.md section 2
 };
 
 // Maps frames [B, N, d] (float64) of the state the direction starts from, whose energies in
-// their own Hamiltonian are energy_from, with the flow (model != nullptr, reference particle 0,
-// no augmentation) or with the identity / isotropic scaling between the boxes (model ==
+// their own Hamiltonian are energy_from, with the flow (model != nullptr, reference particle
+// FlowModel::mapping_reference(): atom ID 1 for a single species; no augmentation) or with the identity / isotropic scaling between the boxes (model ==
 // nullptr), evaluates the true energies of the mapped frames with energy_to, and returns
 // their log-weights. Frames are processed in chunks of chunk_size to bound memory.
 WeighedFrames map_and_weigh(FlowModel *model, Direction direction, const StatePair &states,

@@ -26,13 +26,27 @@ void check_box(const std::vector<double> &box, std::int64_t dimension, const cha
 
 }    // namespace
 
-FlowModel::FlowModel(const FlowOptions &options, const ModelMetadata &metadata) :
-    options_(options), metadata_(metadata)
+FlowModel::FlowModel(const FlowOptions &options, const ModelMetadata &metadata,
+                     const Species &species) :
+    options_(options), metadata_(metadata), species_(species)
 {
   options_.validate();
   check_box(metadata_.source_box, options_.dimension, "source_box");
   check_box(metadata_.target_box, options_.dimension, "target_box");
-  flow_ = Flow(options_);
+  if (species_.recorded() && species_.num_atoms() != options_.num_particles)
+    throw std::invalid_argument("FlowModel: species recorded for " +
+                                std::to_string(species_.num_atoms()) + " atoms, the flow has " +
+                                std::to_string(options_.num_particles));
+  flow_ = Flow(options_, species_.internal());
+  reference_atoms_ =
+      torch::tensor(species_.reference_atoms(options_.num_particles), torch::kInt64);
+  const auto grouped = species_.grouped_order();
+  if (!grouped.empty()) {
+    grouped_ = torch::tensor(grouped, torch::kInt64);
+    row_of_atom_ = torch::argsort(grouped_);
+    is_reference_ = torch::zeros({options_.num_particles}, torch::kBool);
+    is_reference_.index_fill_(0, reference_atoms_, true);
+  }
 }
 
 MappedConfigurations FlowModel::map(const torch::Tensor &x, const torch::Tensor &reference,
@@ -49,7 +63,25 @@ MappedConfigurations FlowModel::map(const torch::Tensor &x, const torch::Tensor 
   check_box(to, options_.dimension, "box");
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(x.device());
   const auto box_from = torch::tensor(from, f64), box_to = torch::tensor(to, f64);
-  const auto c = to_internal(x.to(torch::kFloat64), box_from, reference, symmetry);
+  // A mixture is mapped in the grouped order, so each row of the flow keeps its species
+  // whichever reference atom is removed; a single species needs no reordering.
+  auto atoms = x.to(torch::kFloat64);
+  auto ref = reference;
+  if (grouped_.defined()) {
+    if (!reference.defined() || reference.dim() != 1 || reference.scalar_type() != torch::kInt64)
+      throw std::invalid_argument("FlowModel: reference must be an int64 tensor of shape [B]");
+    const auto atom = reference.to(torch::kCPU);
+    if (atom.numel() > 0 && (atom.min().item<std::int64_t>() < 0 ||
+                             atom.max().item<std::int64_t>() >= options_.num_particles ||
+                             !is_reference_.index_select(0, atom).all().item<bool>()))
+      throw std::invalid_argument(
+          "FlowModel: the reference particle must be an atom of type " +
+          std::to_string(species_.type_map()[species_.reference_species()]) +
+          ", the reference species of this mixture");
+    atoms = atoms.index_select(1, grouped_.to(x.device()));
+    ref = row_of_atom_.index_select(0, atom).to(reference.device());
+  }
+  const auto c = to_internal(atoms, box_from, ref, symmetry);
   const auto u = c.u.to(options_.device, options_.dtype);
   const auto r = inverse ? flow_->inverse(u) : flow_->forward(u);
   // Apply the flow as a float64 displacement of the float64 input: a float32 network then
@@ -57,8 +89,9 @@ MappedConfigurations FlowModel::map(const torch::Tensor &x, const torch::Tensor 
   // position to float32 (the identity stays exact, and so does the scaling baseline).
   const auto displacement = wrap_unit(r.u.to(f64) - u.to(f64));
   InternalCoordinates mapped{c.u + displacement, c.origin * (box_to / box_from)};
-  return {to_cartesian(mapped, box_to, reference, symmetry),
-          r.log_det.to(f64) + scaling_log_det(options_.num_particles, from, to)};
+  auto positions = to_cartesian(mapped, box_to, ref, symmetry);
+  if (grouped_.defined()) positions = positions.index_select(1, row_of_atom_.to(x.device()));
+  return {positions, r.log_det.to(f64) + scaling_log_det(options_.num_particles, from, to)};
 }
 
 MappedConfigurations FlowModel::forward(const torch::Tensor &x_source,

@@ -9,6 +9,11 @@
    dtype: the network's output enters as a displacement F(u) - u added to the float64
    input, so a float32 network does not round positions it leaves in place. Autograd runs
    from positions and log-determinants back to the parameters.
+
+   A mixture's model knows the species of every atom (flowmap_species.h): it maps
+   configurations in the species-grouped order, so every row of the flow's input has a fixed
+   species, and refuses a reference particle of another species than the reference species.
+   Positions come in and go out in atom-ID order either way.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_MODEL_H
@@ -16,6 +21,7 @@
 
 #include "flowmap_flow.h"
 #include "flowmap_flow_options.h"
+#include "flowmap_species.h"
 
 #include <torch/torch.h>
 
@@ -40,11 +46,14 @@ struct MappedConfigurations {
 
 class FlowModel {
  public:
-  // std::invalid_argument for bad options or boxes that are not d positive lengths.
-  FlowModel(const FlowOptions &options, const ModelMetadata &metadata);
+  // std::invalid_argument for bad options, boxes that are not d positive lengths, or species
+  // recorded for another number of atoms. Without species the flow is type-blind.
+  FlowModel(const FlowOptions &options, const ModelMetadata &metadata,
+            const Species &species = {});
 
-  // x [B, N, d] positions in the source box (any periodic image); reference [B] int64;
-  // symmetry optional [B, d, d] signed permutations (see to_internal).
+  // x [B, N, d] positions in the source box (any periodic image), atoms in ID order;
+  // reference [B] int64 atom indices, each one of reference_atoms() (std::invalid_argument
+  // otherwise); symmetry optional [B, d, d] signed permutations (see to_internal).
   MappedConfigurations forward(const torch::Tensor &x_source, const torch::Tensor &reference,
                                const torch::Tensor &symmetry = {});
   // Target box -> source box, F^-1 with the same parameters.
@@ -57,11 +66,21 @@ class FlowModel {
   const FlowOptions &options() const { return options_; }
   const ModelMetadata &metadata() const { return metadata_; }
   ModelMetadata &metadata() { return metadata_; }
+  const Species &species() const { return species_; }
+  // The atoms that may be the reference particle [M] int64, ascending (all N for a single
+  // species); training draws from them, mapping uses the first.
+  const torch::Tensor &reference_atoms() const { return reference_atoms_; }
+  std::int64_t mapping_reference() const { return reference_atoms_[0].item<std::int64_t>(); }
 
  private:
   FlowOptions options_;
   ModelMetadata metadata_;
+  Species species_;
   Flow flow_{nullptr};
+  // Mixtures only (undefined for a single species): grouped row -> atom index, atom index ->
+  // grouped row, and whether each atom is of the reference species.
+  torch::Tensor grouped_, row_of_atom_, is_reference_;
+  torch::Tensor reference_atoms_;
 
   MappedConfigurations map(const torch::Tensor &x, const torch::Tensor &reference,
                            const torch::Tensor &symmetry, bool inverse);

@@ -4,6 +4,8 @@
 
 #include "flowmap_model_file.h"
 
+#include "flowmap_version.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -78,10 +80,21 @@ std::string canonical(const FlowOptions &o, const ModelMetadata &m)
   return s.str();
 }
 
+// Only recorded species are part of the text, so the checksums of older files still verify.
+std::string canonical(const FlowModel &model)
+{
+  auto text = canonical(model.options(), model.metadata());
+  if (model.species().recorded()) {
+    text += "|types";
+    for (const auto v : model.species().runs()) text += ' ' + std::to_string(v);
+  }
+  return text;
+}
+
 std::int64_t model_checksum(const FlowModel &model)
 {
   Checksum sum;
-  sum.add(canonical(model.options(), model.metadata()));
+  sum.add(canonical(model));
   for (const auto &item : model.flow()->named_parameters()) {
     sum.add(item.key());
     sum.add(item.value());
@@ -125,6 +138,12 @@ class Reader {
     if (!v.isString()) fail("corrupt model: entry '" + name(key) + "' is not a string");
     return v.toStringRef();
   }
+  std::vector<std::int64_t> integers(const std::string &key) const
+  {
+    const auto v = entry(key);
+    if (!v.isIntList()) fail("corrupt model: entry '" + name(key) + "' is not a list of integers");
+    return v.toIntVector();
+  }
   std::vector<double> reals(const std::string &key) const
   {
     const auto v = entry(key);
@@ -148,7 +167,7 @@ class Reader {
   }
 };
 
-void write_options(OutputArchive &a, const FlowOptions &o)
+void write_options(OutputArchive &a, const FlowOptions &o, std::int64_t version)
 {
   a.write("num_particles", o.num_particles);
   a.write("dimension", o.dimension);
@@ -156,12 +175,13 @@ void write_options(OutputArchive &a, const FlowOptions &o)
   a.write("min_bin_size", o.min_bin_size);
   a.write("min_derivative", o.min_derivative);
   a.write("dtype", dtype_name(o.dtype));
-  if (o.split != CouplingSplit::component) a.write("split", split_name(o.split));
+  if (version >= 2) a.write("split", split_name(o.split));
 }
 
-std::int64_t format_version(const FlowOptions &o)
+std::int64_t format_version(const FlowModel &model)
 {
-  return o.split == CouplingSplit::component ? 1 : kModelFormatVersion;
+  if (model.species().recorded()) return 3;
+  return model.options().split == CouplingSplit::component ? 1 : 2;
 }
 
 FlowOptions read_options(const Reader &r, std::int64_t version)
@@ -193,6 +213,21 @@ void write_metadata(OutputArchive &a, const ModelMetadata &m)
   a.write("target_temperature", m.target_temperature);
   a.write("training_steps", m.training_steps);
   a.write("description", m.description);
+}
+
+void write_species(OutputArchive &a, const Species &species)
+{
+  if (species.recorded()) a.write("type_runs", c10::IValue(species.runs()));
+}
+
+Species read_species(const Reader &r, std::int64_t version)
+{
+  if (version < 3) return {};
+  try {
+    return Species::from_runs(r.integers("type_runs"));
+  } catch (const std::invalid_argument &e) {
+    r.fail(std::string("corrupt model: ") + e.what());
+  }
 }
 
 ModelMetadata read_metadata(const Reader &r)
@@ -230,10 +265,12 @@ FlowModel read_checked(InputArchive &archive, const std::string &origin)
   auto metadata_archive = top.nested("metadata");
   auto parameter_archive = top.nested("parameters");
   const auto options = read_options(Reader(options_archive, origin, "options"), version);
-  const auto metadata = read_metadata(Reader(metadata_archive, origin, "metadata"));
+  const Reader metadata_reader(metadata_archive, origin, "metadata");
+  const auto metadata = read_metadata(metadata_reader);
+  const auto species = read_species(metadata_reader, version);
   std::optional<FlowModel> model;
   try {
-    model.emplace(options, metadata);
+    model.emplace(options, metadata, species);
   } catch (const std::invalid_argument &e) {
     top.fail(std::string("corrupt model: ") + e.what());
   }
@@ -262,14 +299,21 @@ FlowModel read_checked(InputArchive &archive, const std::string &origin)
 
 }    // namespace
 
+std::int64_t model_fingerprint(const FlowModel &model)
+{
+  return model_checksum(model);
+}
+
 void write_model(OutputArchive &archive, const FlowModel &model)
 {
   archive.write("format", std::string(kModelFormatName));
-  archive.write("format_version", format_version(model.options()));
+  const auto version = format_version(model);
+  archive.write("format_version", version);
   archive.write("package_version", std::string(FLOWMAP_VERSION));
   OutputArchive options, metadata, parameters;
-  write_options(options, model.options());
+  write_options(options, model.options(), version);
   write_metadata(metadata, model.metadata());
+  write_species(metadata, model.species());
   // Copies: an archive holds its tensors by reference until it is saved, and training (or a
   // swap of averaged parameters) may change the parameters in place before that.
   for (const auto &item : model.flow()->named_parameters())
@@ -391,6 +435,12 @@ void check_model_matches(const FlowModel &model, std::int64_t num_particles,
   if (!same(m.target_box, target_box))
     throw ModelFileError("model was trained with target box " + box_text(m.target_box) +
                          ", this system's target box is " + box_text(target_box));
+}
+
+void check_model_species(const FlowModel &model, const Species &system)
+{
+  const auto why = species_mismatch(model.species(), system);
+  if (!why.empty()) throw ModelFileError(why);
 }
 
 }    // namespace flowmap

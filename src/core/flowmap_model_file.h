@@ -2,8 +2,9 @@
    USER-FLOWMAP: model files (one LibTorch archive per trained map).
 
    A model file holds the parameters and everything needed to use them safely: the format
-   name and version, the package version that wrote it, every FlowOptions size and all
-   ModelMetadata (units, both boxes, both temperatures, training steps, description).
+   name and version, the package version that wrote it, every FlowOptions size, all
+   ModelMetadata (units, both boxes, both temperatures, training steps, description) and the
+   species: the LAMMPS type of every atom in atom-ID order, as runs.
    Reading checks all of it and throws ModelFileError with a message that names the file
    and the problem; nothing half-read is ever returned.
 ------------------------------------------------------------------------- */
@@ -28,9 +29,11 @@ class ModelFileError : public std::runtime_error {
 };
 
 constexpr const char *kModelFormatName = "flowmap-model";
-// Version 1: component-split flows; version 2 adds options/split (particle-split flows).
-// Component-split flows are still written as version 1, so that older builds read them.
-constexpr std::int64_t kModelFormatVersion = 2;
+// Version 1: component-split flows; version 2 adds options/split (particle-split flows);
+// version 3 adds metadata/type_runs (the species) and always writes options/split. Each file
+// is written with the lowest version that holds it (a type-blind component-split flow as
+// version 1), so that older builds read what they can use.
+constexpr std::int64_t kModelFormatVersion = 3;
 
 // Parameters (as CPU tensors) + all metadata + format name, format version, package version
 // + a checksum over parameters and metadata (LibTorch does not verify its zip CRCs).
@@ -54,12 +57,22 @@ torch::serialize::InputArchive load_archive(const std::string &path);
 torch::serialize::InputArchive load_archive_bytes(const std::string &bytes,
                                                   const std::string &origin);
 
+// The checksum a model file stores: equal for models with the same parameters, architecture
+// and metadata, so two processes can check that they hold the same flow.
+std::int64_t model_fingerprint(const FlowModel &model);
+
 // ModelFileError naming the first mismatch between what the model was trained for and the
 // system at hand, e.g. "model was trained for N = 32 particles, this system has 64". Box
-// lengths compare with relative tolerance rel_tol.
+// lengths compare with relative tolerance rel_tol. The species are checked separately
+// (check_model_species).
 void check_model_matches(const FlowModel &model, std::int64_t num_particles,
                          std::int64_t dimension, const std::vector<double> &source_box,
                          const std::vector<double> &target_box, double rel_tol = 1e-6);
+
+// ModelFileError naming both compositions when the model's recorded species (count of each
+// type, or their order by atom ID) differ from the system's; a model without recorded
+// species (format 1 and 2) is type-blind and passes.
+void check_model_species(const FlowModel &model, const Species &system);
 
 }    // namespace flowmap
 

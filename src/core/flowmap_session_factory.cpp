@@ -58,7 +58,7 @@ SessionStart new_session(const SessionPlan &plan, EnergyModel &source, EnergyMod
   // The same random initialisation on every process and partition.
   torch::manual_seed(plan.session.training.seed);
   SessionStart start;
-  start.session = make_session(FlowModel(options, metadata_of(plan)), plan, source, target);
+  start.session = make_session(FlowModel(options, metadata_of(plan), plan.species), plan, source, target);
   return start;
 }
 
@@ -70,6 +70,13 @@ SessionStart load_session(torch::serialize::InputArchive &archive, const std::st
   const auto model = read_model(archive, origin);
   check_model_matches(model, states.num_particles, states.dimension, states.source_box,
                       states.target_box);
+  try {
+    check_model_species(model, plan.species);
+  } catch (ModelFileError &e) {
+    throw ModelFileError(origin + " does not fit this system: " + e.what() +
+                         " (types exchanged during a run are relabelled, but the system must "
+                         "start with the model's types by atom ID)");
+  }
   const auto &meta = model.metadata();
   if (meta.units != plan.units)
     throw ModelFileError(origin + " holds a model trained in units " + meta.units +
@@ -84,6 +91,11 @@ SessionStart load_session(torch::serialize::InputArchive &archive, const std::st
         << "this run (" << plan.source_temperature << ", " << plan.target_temperature << ")";
     start.warnings.push_back(msg.str());
   }
+  if (!model.species().recorded() && plan.species.num_species() > 1)
+    start.warnings.push_back(origin + " records no atom types (written before USER-FLOWMAP "
+                             "recorded them), so its flow is type-blind on this mixture (" +
+                             plan.species.describe() + "); the weights stay exact, but it was "
+                             "not trained for this mixture");
   start.session = make_session(model, plan, source, target);
   if (restore_training) start.resumed = start.session->read_training_state(archive);
   return start;

@@ -42,6 +42,9 @@ struct SessionPlan {
   FlowRecipe flow;                 // used for a new flow only
   SessionOptions session;
   StatePair states;
+  // The system's atom types by ID: a new flow is built for them, a loaded one must record the
+  // same composition in the same order (or none: type-blind, with a warning on a mixture).
+  Species species;
   std::string units = "lj";        // of the run: a loaded model must have been trained in them
   double source_temperature = 1.0, target_temperature = 1.0;
   int rank = 0, nranks = 1;
@@ -65,7 +68,7 @@ SessionStart new_session(const SessionPlan &plan, EnergyModel &source, EnergyMod
 
 // The flow stored in archive (a model file, checkpoint or restart state; origin names it in
 // messages), after checking it against the run: ModelFileError for another N, dimension,
-// box, density or units. With restore_training, the training state the archive holds (a
+// box, density, units or composition. With restore_training, the training state the archive holds (a
 // checkpoint's) is restored too.
 SessionStart load_session(torch::serialize::InputArchive &archive, const std::string &origin,
                           bool restore_training, const SessionPlan &plan, EnergyModel &source,

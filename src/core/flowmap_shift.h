@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: learnable circular shift of each Cartesian component (METHOD.md section 5).
+   USER-FLOWMAP: learnable circular shift of each Cartesian component (doc/method.md section 9).
 
    u -> wrap(u + s_c) for all particles; it moves the spline's fixed point at the box edge
    so no particle stays pinned there. Unit Jacobian; starts at zero (identity).

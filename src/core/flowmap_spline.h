@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: circular rational-quadratic spline on [-1, 1) (METHOD.md section 5;
+   USER-FLOWMAP: circular rational-quadratic spline on [-1, 1) (doc/method.md section 9;
    Durkan et al. 2019, Rezende et al. 2020).
 
    K bins with knots at -1 and 1 fixed and K knot slopes, the slope at -1 reused at 1, so the

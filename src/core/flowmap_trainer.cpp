@@ -84,12 +84,16 @@ torch::Tensor Trainer::loss_term(const FramePool &pool, Direction direction, dou
                                  double &time_network)
 {
   const auto batch = options_.batch_size;
-  const auto n = states_.num_particles;
   // Every process draws the whole batch, so the generators stay in step across processes.
   const auto indices = torch::randint(pool.size(), {batch}, generator_, torch::kInt64);
-  torch::Tensor reference = torch::zeros({batch}, torch::kInt64), symmetry;
+  torch::Tensor reference = torch::full({batch}, model_.mapping_reference(), torch::kInt64);
+  torch::Tensor symmetry;
   if (options_.augment) {
-    reference = torch::randint(n, {batch}, generator_, torch::kInt64);
+    // In a mixture only atoms of the reference species may be the reference particle (all
+    // atoms for a single species, the same draws as a type-blind flow).
+    const auto &atoms = model_.reference_atoms();
+    reference = atoms.index_select(
+        0, torch::randint(atoms.size(0), {batch}, generator_, torch::kInt64));
     const auto element = torch::randint(symmetries_.size(0), {batch}, generator_, torch::kInt64);
     symmetry = symmetries_.index_select(0, element);
   }

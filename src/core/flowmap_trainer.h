@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: training the flow (METHOD.md section 6).
+   USER-FLOWMAP: training the flow (doc/method.md section 10).
 
    Loss  L = w_KLD < beta_B U_B(F(x_A)) - log|det J_F(x_A)| >_A
            + w_NLL < beta_A U_A(F^-1(x_B)) - log|det J_F^-1(x_B)| >_B
@@ -45,7 +45,8 @@ struct TrainingOptions {
   // noisy stochastic optimisation scatter around the optimum; their running average sits
   // closer to it, and gives the validation, the saved model and the mapping.
   double average = 0.0;
-  bool augment = true;               // random reference particle and box symmetry
+  bool augment = true;               // random reference particle (of the reference species
+                                     // in a mixture) and box symmetry
   std::uint64_t seed = 12345;
 };
 

@@ -1,5 +1,5 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   USER-FLOWMAP: importance weights, RESS and free energies (METHOD.md section 2).
+   USER-FLOWMAP: importance weights, RESS and free energies (doc/method.md sections 2 to 4).
 
    Everything is float64 and normalised with log-sum-exp. This file is the single
    implementation used by the flow core, compute ress and fix flowmap.

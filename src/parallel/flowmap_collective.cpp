@@ -43,11 +43,16 @@ std::string first_failure(const std::string &failure, MPI_Comm comm)
   MPI_Allreduce(MPI_IN_PLACE, &failed_rank, 1, MPI_INT, MPI_MIN, comm);
   if (failed_rank == size) return {};
   std::string message = failure;
-  int length = static_cast<int>(message.size());
-  MPI_Bcast(&length, 1, MPI_INT, failed_rank, comm);
-  message.resize(length);
-  MPI_Bcast(&message[0], length, MPI_CHAR, failed_rank, comm);
+  broadcast_string(message, failed_rank, comm);
   return message;
+}
+
+void broadcast_string(std::string &text, int root, MPI_Comm comm)
+{
+  int length = static_cast<int>(text.size());
+  MPI_Bcast(&length, 1, MPI_INT, root, comm);
+  text.resize(length);
+  if (length > 0) MPI_Bcast(&text[0], length, MPI_CHAR, root, comm);
 }
 
 Reducer sum_over(MPI_Comm comm)

@@ -31,6 +31,9 @@ class CollectiveError : public std::runtime_error {
 // empty when no rank failed. Collective.
 std::string first_failure(const std::string &failure, MPI_Comm comm);
 
+// The text of rank root on every rank of comm. Collective.
+void broadcast_string(std::string &text, int root, MPI_Comm comm);
+
 // Runs work on every rank of comm. If it throws (std::exception) on any rank, every rank
 // throws CollectiveError with the lowest failing rank's message. Collective.
 template <typename Work> void run_collectively(MPI_Comm comm, Work &&work)

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -29,6 +30,20 @@ TEST(BlasCheck, FindsTheProviderAndMeasuresIt)
                                        core == "sapphirerapids" || core == "zen4" || core == "zen5");
   if (report.avx512_kernels)
     EXPECT_THAT(report.summary, HasSubstr("OPENBLAS_CORETYPE=Haswell"));
+}
+
+// The project's scripts choose OpenBLAS's OpenMP build through the environment
+// (scripts/blas_env.sh sets FLOWMAP_BLAS_DIR and LD_LIBRARY_PATH); the library that really
+// runs must be that build, whatever the system's alternatives point at.
+TEST(BlasCheck, TheEnvironmentsChoiceIsTheBuildThatRuns)
+{
+  const char *chosen = std::getenv("FLOWMAP_BLAS_DIR");
+  if (!chosen || !*chosen) GTEST_SKIP() << "not started through scripts/blas_env.sh";
+  const auto report = check_blas();
+  EXPECT_EQ(report.name, "OpenBLAS");
+  EXPECT_EQ(report.threading, "OpenMP");
+  EXPECT_THAT(report.summary, HasSubstr("OpenMP build"));
+  EXPECT_THAT(report.provider, HasSubstr("openblas-openmp"));
 }
 
 TEST(BlasCheck, SlowFlagFollowsTheThreshold)

@@ -1,4 +1,5 @@
-// Frames from LAMMPS text dumps: column layouts, scaled coordinates, ordering by ID, errors.
+// Frames from LAMMPS text dumps: column layouts, scaled coordinates, ordering by ID, atom
+// types, errors.
 #include "flowmap_dump_reader.h"
 
 #include <gmock/gmock.h>
@@ -41,11 +42,29 @@ TEST(DumpReader, ReadsCustomColumnsOrderedById)
   ASSERT_TRUE(reader.next(frame));
   EXPECT_EQ(frame.timestep, 100);
   EXPECT_EQ(frame.positions, (std::vector<double>{-0.5, 0.1, 1.5, 0.2, 2.5, 0.3}));
+  EXPECT_EQ(frame.types, (std::vector<std::int64_t>{1, 2, 1}));    // ordered by ID too
   EXPECT_DOUBLE_EQ(frame.box_hi[0] - frame.box_lo[0], 4.0);
   ASSERT_TRUE(reader.next(frame));
   EXPECT_EQ(frame.timestep, 200);
   EXPECT_EQ(frame.positions, (std::vector<double>{5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(frame.types, (std::vector<std::int64_t>{1, 1, 1}));
   EXPECT_FALSE(reader.next(frame));
+}
+
+TEST(DumpReader, TypesOnlyFromANumericTypeColumn)
+{
+  // no type column, then type labels (dump_modify types labels): both give no types
+  const auto path = write_file("untyped.dump",
+                               header(1) + "ITEM: ATOMS id x y\n1 0 0\n2 1 1\n3 2 2\n" +
+                                   header(2) + "ITEM: ATOMS id type x y\n1 A 0 0\n2 B 1 1\n"
+                                               "3 A 2 2\n");
+  DumpReader reader(path, 2);
+  DumpFrame frame;
+  ASSERT_TRUE(reader.next(frame));
+  EXPECT_TRUE(frame.types.empty());
+  ASSERT_TRUE(reader.next(frame));
+  EXPECT_TRUE(frame.types.empty());
+  EXPECT_EQ(frame.positions, (std::vector<double>{0, 0, 1, 1, 2, 2}));
 }
 
 TEST(DumpReader, ConvertsScaledCoordinates)
@@ -83,6 +102,18 @@ TEST(DumpReader, ErrorsNameTheProblem)
                "0 1 0\n0 1 0\n0 1 0\nITEM: ATOMS id x y\n1 0 0\n",
                "triclinic");
   expect_error("hello\n", "expected 'ITEM: TIMESTEP'");
+  // Damage a frames file can carry: refused by name, before allocating for the atoms.
+  expect_error(header(0) + "ITEM: ATOMS id x y\n1 0 0\n2 nan 0\n3 0 0\n",
+               "line 11: atom ID 2 has coordinate nan, which is not a finite number");
+  expect_error(header(0) + "ITEM: ATOMS id x y\n1 0 0\n2 0 1e300\n3 0 0\n",
+               "atom ID 2 has coordinate 1e300, more than a million box lengths outside");
+  expect_error("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1000000000000000\n"
+               "ITEM: BOX BOUNDS pp pp pp\n0 4\n0 2\n-0.5 0.5\nITEM: ATOMS id x y\n1 0 0\n",
+               "the header claims 1000000000000000 atoms, but the rest of the file can hold at "
+               "most 2 atom lines");
+  expect_error("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1\nITEM: BOX BOUNDS pp pp pp\n"
+               "0 inf\n0 2\n-0.5 0.5\nITEM: ATOMS id x y\n1 0 0\n",
+               "box bounds '0 inf' are not two finite numbers lo < hi");
   try {
     DumpReader reader("does-not-exist.dump", 2);
     ADD_FAILURE() << "opened a missing file";

@@ -17,7 +17,8 @@ using ::testing::HasSubstr;
 
 namespace {
 
-FlowModel make_model(torch::Dtype dtype, CouplingSplit split = CouplingSplit::component)
+FlowModel make_model(torch::Dtype dtype, CouplingSplit split = CouplingSplit::component,
+                     const Species &species = {})
 {
   auto o = FlowOptions::preset("small", 12, 2);
   o.dtype = dtype;
@@ -30,7 +31,7 @@ FlowModel make_model(torch::Dtype dtype, CouplingSplit split = CouplingSplit::co
   m.target_temperature = 1.0;
   m.training_steps = 1234;
   m.description = "test model";
-  FlowModel model(o, m);
+  FlowModel model(o, m, species);
   flowmap_test::randomize_flow(model.flow(), 0.1, 1);
   return model;
 }
@@ -232,7 +233,8 @@ namespace {
 // A model archive laid out by hand (format 1), so that single entries can be broken.
 void write_layout(torch::serialize::OutputArchive &archive, const FlowModel &model,
                   torch::serialize::OutputArchive &options,
-                  torch::serialize::OutputArchive &parameters, std::int64_t version = 1)
+                  torch::serialize::OutputArchive &parameters, std::int64_t version = 1,
+                  const std::vector<std::int64_t> &type_runs = {})
 {
   archive.write("format", std::string(kModelFormatName));
   archive.write("format_version", version);
@@ -246,6 +248,7 @@ void write_layout(torch::serialize::OutputArchive &archive, const FlowModel &mod
   metadata.write("target_temperature", m.target_temperature);
   metadata.write("training_steps", m.training_steps);
   metadata.write("description", m.description);
+  if (!type_runs.empty()) metadata.write("type_runs", c10::IValue(type_runs));
   archive.write("options", options);
   archive.write("metadata", metadata);
   archive.write("parameters", parameters);
@@ -354,4 +357,106 @@ TEST(ModelFile, MismatchedSystemsAreNamed)
   EXPECT_THAT(message(12, 2, {4.1, 4.5}, b), HasSubstr("source box 4 x 4.5"));
   EXPECT_THAT(message(12, 2, {4.1, 4.5}, b), HasSubstr("4.1 x 4.5"));
   EXPECT_THAT(message(12, 2, a, {4.2, 4.8}), HasSubstr("target box 4.2 x 4.7"));
+}
+
+namespace {
+
+// 12 atoms of three types in atom-ID order; type 1 (5 atoms) is the reference species.
+const std::vector<std::int64_t> kMixture = {1, 1, 2, 1, 3, 3, 1, 2, 2, 1, 3, 2};
+
+std::int64_t stored_version(const std::string &path)
+{
+  torch::serialize::InputArchive archive;
+  archive.load_from(path);
+  c10::IValue version;
+  return archive.try_read("format_version", version) ? version.toInt() : -1;
+}
+
+}    // namespace
+
+TEST(ModelFile, SpeciesAreRecordedAsVersion3AndReloadBitIdentically)
+{
+  for (auto split : {CouplingSplit::component, CouplingSplit::particle}) {
+    auto model = make_model(torch::kFloat32, split, Species(kMixture));
+    const auto path = fresh_path("mixture.pt");
+    save_model(model, path);
+    EXPECT_EQ(stored_version(path), 3);
+    const auto loaded = load_model(path);
+    EXPECT_EQ(loaded.species(), Species(kMixture));
+    EXPECT_EQ(loaded.options().split, split);
+    torch::manual_seed(2);
+    const auto x = torch::rand({10, 12, 2}, torch::kFloat64) * 4.0;
+    const auto ref = model.reference_atoms().index_select(0, torch::randint(0, 5, {10}));
+    torch::NoGradGuard no_grad;
+    auto copy = loaded;
+    for (bool inverse : {false, true}) {
+      const auto p = inverse ? model.inverse(x, ref) : model.forward(x, ref);
+      const auto q = inverse ? copy.inverse(x, ref) : copy.forward(x, ref);
+      EXPECT_TRUE(torch::equal(p.positions, q.positions));
+      EXPECT_TRUE(torch::equal(p.log_det, q.log_det));
+    }
+  }
+  // One recorded type is recorded too (so a system of another type is refused), still as 3;
+  // type-blind models keep the versions that older builds read.
+  save_model(make_model(torch::kFloat32, CouplingSplit::component,
+                        Species(std::vector<std::int64_t>(12, 1))),
+             fresh_path("one_type.pt"));
+  EXPECT_EQ(stored_version("one_type.pt"), 3);
+  EXPECT_EQ(load_model("one_type.pt").species().runs(), (std::vector<std::int64_t>{1, 12}));
+  save_model(make_model(torch::kFloat32), fresh_path("blind.pt"));
+  EXPECT_EQ(stored_version("blind.pt"), 1);
+  EXPECT_FALSE(load_model("blind.pt").species().recorded());
+}
+
+TEST(ModelFile, ASystemOfOtherCompositionOrTypeOrderIsRefusedNamingBoth)
+{
+  const auto model = make_model(torch::kFloat32, CouplingSplit::particle, Species(kMixture));
+  auto refusal = [&](const std::vector<std::int64_t> &types) -> std::string {
+    try {
+      check_model_species(model, Species(types));
+    } catch (const ModelFileError &e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_EQ(refusal(kMixture), "(accepted)");
+  auto composition = kMixture;
+  composition[11] = 3;    // one type-2 atom becomes type 3
+  const auto counts = refusal(composition);
+  EXPECT_THAT(counts, HasSubstr("trained for 12 atoms: 5 of type 1, 4 of type 2, 3 of type 3"));
+  EXPECT_THAT(counts, HasSubstr("this system has 12 atoms: 5 of type 1, 3 of type 2, 4 of type 3"));
+  auto order = kMixture;
+  std::swap(order[0], order[2]);    // same counts, types 1 and 2 exchanged between atoms 1 and 3
+  const auto swapped = refusal(order);
+  EXPECT_THAT(swapped, HasSubstr("in atom-ID order 1 (IDs 1-2), 2 (IDs 3)"));
+  EXPECT_THAT(swapped, HasSubstr("in atom-ID order 2 (IDs 1), 1 (IDs 2-4)"));
+  EXPECT_THAT(swapped, HasSubstr("first difference at atom ID 1: type 1 in the model, 2 here"));
+  // a one-type model refuses a one-type system of another type
+  const auto one = make_model(torch::kFloat32, CouplingSplit::component,
+                              Species(std::vector<std::int64_t>(12, 1)));
+  EXPECT_THROW(check_model_species(one, Species(std::vector<std::int64_t>(12, 2))),
+               ModelFileError);
+  // a type-blind model (format 1 and 2) accepts any system: the caller warns for mixtures
+  EXPECT_NO_THROW(check_model_species(make_model(torch::kFloat32), Species(kMixture)));
+}
+
+TEST(ModelFile, Version3NeedsValidTypeRuns)
+{
+  auto model = make_model(torch::kFloat32, CouplingSplit::component, Species(kMixture));
+  for (const auto &runs : {std::vector<std::int64_t>{}, std::vector<std::int64_t>{1, 12, 2},
+                           std::vector<std::int64_t>{1, 12, 2, 0}}) {
+    torch::serialize::OutputArchive archive, options, parameters;
+    write_options(options, model.options());
+    options.write("split", std::string("component"));
+    for (const auto &item : model.flow()->named_parameters())
+      parameters.write(item.key(), item.value().detach());
+    write_layout(archive, model, options, parameters, 3, runs);
+    archive.save_to(fresh_path("runs.pt"));
+    const auto msg = load_error("runs.pt");
+    if (runs.empty()) {
+      EXPECT_THAT(msg, HasSubstr("metadata/type_runs"));
+    } else {
+      EXPECT_THAT(msg, HasSubstr("corrupt model: species"));
+    }
+  }
 }

@@ -32,7 +32,7 @@ const std::vector<std::string> kLJCommands = {"pair_style lj/cut 2.5", "pair_coe
                                               "pair_modify shift yes"};
 constexpr int kN = 32;
 
-// 32 WCA disks at density 0.735 (METHOD.md section 3), box 4 x 8 lattice cells.
+// 32 WCA disks at density 0.735 (doc/method.md section 7), box 4 x 8 lattice cells.
 std::vector<std::string> wca_system(const std::string &boundary = "p p p")
 {
   return {"units lj",

@@ -401,6 +401,100 @@ TEST_P(EnergyBridgeRegularised, GradientIsMinusForceInsideTheCore)
   }
 }
 
+TEST_P(EnergyBridgeRegularised, CoreRadiusOfEachTypePairIsAFractionOfItsSigma)
+{
+  // Explicit 1-2 coefficients, and 1-2 mixed by LAMMPS (geometric: sigma 0.8944, epsilon
+  // 0.7071), so the radius follows the mixed sigma too. No shift: u is the plain formula.
+  struct Coefficients {
+    std::vector<std::string> commands;
+    double epsilon12, sigma12;
+  };
+  const std::vector<Coefficients> cases = {
+      {{"pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0", "pair_coeff 1 2 1.5 0.9 2.0",
+        "pair_coeff 2 2 0.5 0.8"},
+       1.5, 0.9},
+      {{"pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0", "pair_coeff 2 2 0.5 0.8"},
+       std::sqrt(0.5), std::sqrt(0.8)}};
+  for (const auto &c : cases) {
+    const double epsilon[3] = {1.0, c.epsilon12, 0.5}, sigma[3] = {1.0, c.sigma12, 0.8};
+    const int pair_types[3][2] = {{1, 1}, {1, 2}, {2, 2}};
+    for (int p = 0; p < 3; ++p) {
+      SCOPED_TRACE("types " + std::to_string(pair_types[p][0]) + " " +
+                   std::to_string(pair_types[p][1]) + ", sigma " + std::to_string(sigma[p]));
+      System s = pair_at(1.0);
+      s.types = {pair_types[p][0], pair_types[p][1]};
+      auto bridge_setup = setup(s, c.commands, 0.5);    // 0.5: for styles without sigma
+      bridge_setup.core_sigma = 0.8;
+      FlowMapBridge bridge(bridge_setup);
+      expect_path(bridge);
+      const double rc = 0.8 * sigma[p];
+      EXPECT_EQ(bridge.core_radius(pair_types[p][0], pair_types[p][1]), rc);
+      auto u = [&](double r) {
+        return 4.0 * epsilon[p] * (std::pow(sigma[p] / r, 12) - std::pow(sigma[p] / r, 6));
+      };
+      auto slope = [&](double r) {
+        return 4.0 * epsilon[p] *
+            (-12.0 * std::pow(sigma[p] / r, 12) + 6.0 * std::pow(sigma[p] / r, 6)) / r;
+      };
+      for (double r : {0.2 * sigma[p], 0.5 * sigma[p], 0.79 * sigma[p]}) {
+        System at = pair_at(r);
+        at.types = s.types;
+        std::vector<double> forces;
+        const double e = energy_of(bridge, at.positions, at.box, true, &forces);
+        EXPECT_NEAR(e, u(rc) + slope(rc) * (r - rc), 1e-9 * std::fabs(u(rc))) << "r " << r;
+        EXPECT_NEAR(forces[2], -slope(rc), 1e-9 * std::fabs(slope(rc))) << "r " << r;
+      }
+      // outside its own radius a pair keeps its true energy, even where another pair's
+      // radius would still be inside
+      const double r_out = 0.85 * sigma[p];
+      System at = pair_at(r_out);
+      at.types = s.types;
+      EXPECT_NEAR(energy_of(bridge, at.positions, at.box, true), u(r_out),
+                  1e-12 * std::fabs(u(r_out)));
+    }
+  }
+}
+
+TEST_P(EnergyBridgeRegularised, FixedCoreRadiusOverridesAndFallsBack)
+{
+  const std::vector<std::string> lj = {"pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0",
+                                       "pair_coeff 2 2 0.5 0.8"};
+  System s = pair_at(1.0);
+  s.types = {1, 2};
+  // core_sigma 0: the one radius for every pair (fix flowmap's keyword core)
+  FlowMapBridge fixed(setup(s, lj, 0.6));
+  for (int i = 1; i <= 2; ++i)
+    for (int j = 1; j <= 2; ++j) EXPECT_EQ(fixed.core_radius(i, j), 0.6);
+  // sigma: 0.8 of each pair's
+  auto by_sigma = setup(s, lj, 0.6);
+  by_sigma.core_sigma = 0.8;
+  FlowMapBridge scaled(by_sigma);
+  EXPECT_EQ(scaled.core_radii_text(), "1-1 0.8, 1-2 0.715542, 2-2 0.64");
+  EXPECT_TRUE(scaled.core_covers_all_pairs());
+  // hybrid styles (one sub-style's sigma table) and styles without sigma: the fixed radius
+  for (const auto &commands : {pair_cases()[3].commands, pair_cases()[2].commands}) {
+    auto fallback = setup(s, commands, 0.7);
+    fallback.core_sigma = 0.8;
+    FlowMapBridge bridge(fallback);
+    EXPECT_EQ(bridge.core_radius(1, 2), 0.7) << commands.front();
+    EXPECT_EQ(bridge.core_radius(2, 2), 0.7) << commands.front();
+    fallback.core_radius = 0.0;
+    FlowMapBridge none(fallback);
+    EXPECT_EQ(none.core_radius(1, 1), 0.0);
+    EXPECT_FALSE(none.core_covers_all_pairs()) << commands.front();
+  }
+  // a radius from sigma beyond the cutoff is refused, naming the pair
+  auto too_far = setup(s, lj, 0.0);
+  too_far.core_sigma = 3.0;
+  try {
+    FlowMapBridge bridge(too_far);
+    ADD_FAILURE() << "expected FlowMapBridgeError";
+  } catch (FlowMapBridgeError &e) {
+    EXPECT_THAT(e.what(), HasSubstr("core_radius 3 (3 sigma) is not below the pair cutoff 2.5 "
+                                    "of types 1 1"));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, EnergyBridgeRegularised, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool> &info) {
                            return info.param ? "direct" : "neighbors";
@@ -418,6 +512,16 @@ TEST(EnergyBridgeErrors, RegularisationNeedsSingleAndACoreBelowTheCutoff)
   } catch (FlowMapBridgeError &e) {
     EXPECT_THAT(e.what(), HasSubstr("has no single()"));
   }
+  // Radii from sigma only, and the style reports none (hybrid): no pair is regularised, so
+  // no single() is needed (fix flowmap's default outside lj units).
+  auto sigma_only = setup_for(
+      s, {"pair_style hybrid/overlay lj/cut 2.5 dsmc 2.0 1234 1.0 1.0 1 1",
+          "pair_coeff * * lj/cut 1.0 1.0", "pair_coeff * * dsmc 1.0 1.0"},
+      0.0);
+  sigma_only.core_sigma = 0.8;
+  FlowMapBridge unregularised(sigma_only);
+  EXPECT_FALSE(unregularised.core_covers_all_pairs());
+  EXPECT_EQ(unregularised.core_radius(1, 2), 0.0);
   try {
     FlowMapBridge bridge(setup_for(
         s, {"pair_style lj/cut 1.122462048309373", "pair_coeff * * 1.0 1.0"}, 1.2));

@@ -108,6 +108,31 @@ class GainReport(unittest.TestCase):
         self.assertAlmostEqual(float(kl[1]), 0.5, places=3)
         self.assertIn("flow: A->B -61.5000, B->A 61.6000; identity: -61.6000, 61.8000", text)
 
+    def test_sidefile_carries_the_bennett_estimate_of_paired_sets(self):
+        result = run("sidefile", self.out, "I", "60", "abc1234")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        line = result.stdout.split("Bennett acceptance ratio, beta_B F_B - beta_A F_A:")[1]
+        words = line.split()
+        flow, flow_error = float(words[1]), float(words[3].rstrip(","))
+        identity, identity_error = float(words[5]), float(words[7])
+
+        # Set 2 of each direction: 2 frames at lw_F 2 and 2 at lw_B 1.5, so Bennett's equation
+        # 2 / (1 + exp(-2 - D)) = 2 / (1 + exp(-1.5 + D)) gives D = -0.25. Set 1: lw_F 1, 3
+        # against 40 frames at lw_B 0.5, solved here by plain bisection of the equation.
+        def equation(d):
+            left = sum(1.0 / (1.0 + (2 / 40) * math.exp(-lw - d)) for lw in (1.0, 3.0))
+            return left - 40.0 / (1.0 + (40 / 2) * math.exp(-0.5 + d))
+        lo, hi = -10.0, 10.0
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if equation(mid) < 0 else (lo, mid)
+        pairs = [0.5 * (lo + hi), -0.25]
+        self.assertAlmostEqual(flow, sum(pairs) / 2, places=4)
+        self.assertAlmostEqual(flow_error, abs(pairs[0] - pairs[1]) / 2, places=4)
+        # identity: every log-weight of a set equal on both sides (0 and 0, 1 and 1): D = 0
+        self.assertEqual((identity, identity_error), (0.0, 0.0))
+        self.assertIn("(standard error over set pairs)", line)
+
     def test_missing_evaluation_is_named_and_fails(self):
         result = run("row", self.out, "30")
         self.assertNotEqual(result.returncode, 0)

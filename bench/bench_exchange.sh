@@ -1,0 +1,81 @@
+#!/bin/sh
+# Flow-mapped replica exchange (bench/README.md, "Flow-mapped replica exchange"): for one system
+# of the study, runs
+#   md        plain MD of the target state (1 MPI rank),
+#   identity  the exchange with the identity map: ordinary two-state replica exchange,
+#   flow      the exchange through the system's shipped flow (potentials/wca2lj_<system>.flow),
+#   poor      the exchange through a deliberately poor flow (bench/in.bench_poor_flow: 24 Adam
+#             steps from the identity on batches of 16 out of 40 frames, no warm-up, no
+#             averaging: a valid map, worse than the identity; on system I it accepts about
+#             1 % of the attempts, the identity 5 %),
+# each exchange run on 2 MPI ranks (-partition 2x1: the source and the target partition), all
+# with the same number of steps. Then prints
+#   1. exactness: each exchange run's target against plain MD of the target (<U_B>, the
+#      histogram of U_B, g(r)), with errors and z-scores (exchange_report.py exact);
+#   2. efficiency: acceptance rates (and the identity's on the same pairs), the decorrelation
+#      times of U_B and of the bond-orientational order psi6 in steps and in CPU seconds, and
+#      their gain over MD alone (exchange_report.py table).
+# Usage: bench/bench_exchange.sh [system (I)] [steps (2000000)]
+# BUILD selects the build folder (default build), OUT the results folder (default
+# bench/out/exchange_<system>, kept), RUNS the runs (default "md identity flow poor"), EVERY
+# the attempt interval (100 steps), SAMPLE the U_B sampling interval (10), DUMP the frame
+# interval for g(r) and psi6 (100), SEED the seed (1). REPORT_ONLY=1 only prints the tables
+# of an earlier OUT. Takes roughly (steps / 1e5) x (1 + 3 x 2) minutes of 2 cores on system I
+# (the exchange runs spend most of their time mapping; see the table's CPU column).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+. "$root/scripts/blas_env.sh"
+build=$(cd "${BUILD:-$root/build}" && pwd)
+system=${1:-I}
+steps=${2:-2000000}
+case "$system" in
+  I|II) flow=wca2lj_$system.flow ;;
+  *) echo "bench_exchange: system must be I or II (the glass-former is not in the package yet)," \
+       "got $system" >&2; exit 1 ;;
+esac
+out=${OUT:-$here/out/exchange_$system}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+python=${PYTHON:-/usr/bin/python3}
+# LAMMPS's CMake puts lmp in lammps/ (29 Sep 2021) or at the top of the build (4 Feb 2025)
+lmp=$build/lammps/lmp
+[ -x "$lmp" ] || lmp=$build/lmp
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+common="-var plugin $build/flowmapplugin.so -var inputs $root/examples/lammps_inputs
+  -var system $system -var steps $steps -var every ${EVERY:-100} -var sample ${SAMPLE:-10}
+  -var dump ${DUMP:-100} -var seed ${SEED:-1} -log log.lammps -screen none"
+
+echo "bench_exchange: system $system, $steps steps per run; load $(cut -d' ' -f1-3 /proc/loadavg)" \
+  "on $(getconf _NPROCESSORS_ONLN) cores; results in $out"
+if [ -z "${REPORT_ONLY:-}" ]; then
+  for run in ${RUNS:-md identity flow poor}; do
+    rm -rf "${out:?}/$run" && mkdir -p "$out/$run"
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    case "$run" in
+      md) (cd "$out/$run" && mpirun -np 1 "$lmp" -in "$here/in.bench_exchange" \
+             $common -var mode md) ;;
+      identity) (cd "$out/$run" && mpirun -np 2 "$lmp" -partition 2x1 \
+             -in "$here/in.bench_exchange" $common -var mode exchange -var flow identity) ;;
+      flow) (cd "$out/$run" && mpirun -np 2 "$lmp" -partition 2x1 \
+             -in "$here/in.bench_exchange" $common -var mode exchange \
+             -var flow "$root/potentials/$flow") ;;
+      poor) (cd "$out/$run" && mpirun -np 1 "$lmp" -in "$here/in.bench_poor_flow" \
+             -var plugin "$build/flowmapplugin.so" -var inputs "$root/examples/lammps_inputs" \
+             -var system "$system" -var seed "${SEED:-1}" -var save poor.flow \
+             -log poor_flow.log -screen none &&
+             mpirun -np 2 "$lmp" -partition 2x1 -in "$here/in.bench_exchange" $common \
+             -var mode exchange -var flow poor.flow) ;;
+      *) echo "bench_exchange: unknown run $run (md, identity, flow, poor)" >&2; exit 1 ;;
+    esac
+    echo "bench_exchange: $run done in $(( $(date +%s) - start )) s"
+  done
+fi
+
+echo
+echo "== exactness: the target of each exchange run against plain MD of the target"
+"$python" "$here/exchange_report.py" exact "$out"
+echo
+echo "== efficiency"
+"$python" "$here/exchange_report.py" table "$out"

@@ -1,0 +1,152 @@
+"""bench/exchange_report.py (the tables of bench/bench_exchange.sh) against hand-computed and
+analytic values: the statistical inefficiency of an AR(1) series, psi6 of a perfect triangular
+lattice, the blocked errors, the histograms, the CPU time read from LAMMPS logs, and a whole
+table from synthetic run folders.
+
+Run by CTest as tools.test_exchange_report (python3 -m unittest); needs numpy.
+"""
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench")
+sys.path.insert(0, BENCH)
+import exchange_report  # noqa: E402
+
+TOOL = os.path.join(BENCH, "exchange_report.py")
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def ar1(phi, n, seed):
+    rng = np.random.default_rng(seed)
+    x = np.empty(n)
+    x[0] = rng.standard_normal()
+    noise = rng.standard_normal(n) * math.sqrt(1.0 - phi * phi)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + noise[t]
+    return x
+
+
+def triangular_lattice(columns, rows, spacing):
+    """Positions [rows * columns, 2] and box of a perfect periodic triangular lattice."""
+    height = spacing * math.sqrt(3.0) / 2.0
+    points = [((i + 0.5 * (j % 2)) * spacing, j * height) for j in range(rows)
+              for i in range(columns)]
+    return np.array(points), np.array([columns * spacing, rows * height])
+
+
+def run_folder(folder, energies, frames, box, attempts=None, loop=(10.0, 1, 1000), logs=1):
+    text = "# Time-averaged data for fix samples\n# TimeStep c_thermo_pe\n"
+    text += "".join(f"{10 * k} {u!r}\n" for k, u in enumerate(energies))
+    write(os.path.join(folder, "samples_target.dat"), text)
+    dump = ""
+    for k, x in enumerate(frames):
+        dump += (f"ITEM: TIMESTEP\n{100 * k}\nITEM: NUMBER OF ATOMS\n{len(x)}\n"
+                 f"ITEM: BOX BOUNDS pp pp pp\n0 {box[0]!r}\n0 {box[1]!r}\n-0.5 0.5\n"
+                 "ITEM: ATOMS id x y\n")
+        dump += "".join(f"{i + 1} {p[0]!r} {p[1]!r}\n" for i, p in enumerate(x))
+    write(os.path.join(folder, "frames_target.dump"), dump)
+    seconds, procs, steps = loop
+    log = f"Loop time of 1.0 on 1 procs for 10 steps with 16 atoms\n" \
+          f"Loop time of {seconds} on {procs} procs for {steps} steps with 16 atoms\n"
+    names = ["log.lammps"] if logs == 1 else [f"log.lammps.{k}" for k in range(logs)]
+    for name in names:
+        write(os.path.join(folder, name), log)
+    if attempts is not None:
+        text = "# step lw_fwd lw_inv log_alpha accepted log_alpha_identity energy_source " \
+               "energy_target\n"
+        text += "".join(f"{100 * (k + 1)} 0 0 {a!r} {acc} {b!r} 0 0\n"
+                        for k, (a, acc, b) in enumerate(attempts))
+        write(os.path.join(folder, "attempts.dat"), text)
+
+
+class Statistics(unittest.TestCase):
+    def test_statistical_inefficiency_of_ar1_and_white_noise(self):
+        # g = (1 + phi) / (1 - phi) = 9 for phi 0.8; 2e5 samples: within 10 %
+        self.assertAlmostEqual(exchange_report.statistical_inefficiency(ar1(0.8, 200000, 1)),
+                               9.0, delta=0.9)
+        rng = np.random.default_rng(2)
+        self.assertAlmostEqual(
+            exchange_report.statistical_inefficiency(rng.standard_normal(100000)), 1.0,
+            delta=0.1)
+        self.assertEqual(exchange_report.statistical_inefficiency(np.ones(100)), 1.0)
+        mean, error, g = exchange_report.mean_and_error(ar1(0.8, 200000, 3))
+        self.assertAlmostEqual(error, math.sqrt(g / 200000.0), delta=0.05 * error)
+
+    def test_blocked_means_and_errors_by_hand(self):
+        values = np.arange(40, dtype=float).reshape(40, 1)
+        mean, error = exchange_report.blocked(values, blocks=4)
+        # blocks of 10: means 4.5, 14.5, 24.5, 34.5
+        self.assertAlmostEqual(mean[0], 19.5)
+        self.assertAlmostEqual(error[0], np.std([4.5, 14.5, 24.5, 34.5], ddof=1) / 2.0)
+
+    def test_histogram_rows_are_normalised_densities(self):
+        edges = np.array([0.0, 1.0, 3.0])
+        h = exchange_report.histogram_per_frame(np.array([0.5, 2.0, 5.0]), edges)
+        np.testing.assert_allclose(h, [[1.0, 0.0], [0.0, 0.5], [0.0, 0.0]])
+
+    def test_psi6_of_a_triangular_lattice_is_one(self):
+        x, box = triangular_lattice(4, 4, 1.1)
+        shifted = (x + [0.3, 0.2]) % box
+        values = exchange_report.psi6(np.array([x, shifted]), np.array([box, box]))
+        np.testing.assert_allclose(values, [1.0, 1.0], atol=1e-12)
+        rng = np.random.default_rng(4)
+        random = rng.random((20, 16, 2)) * box
+        self.assertLess(exchange_report.psi6(random, np.tile(box, (20, 1))).mean(), 0.5)
+
+
+class Files(unittest.TestCase):
+    def test_cpu_seconds_sum_over_partitions_and_use_the_last_run(self):
+        with tempfile.TemporaryDirectory() as d:
+            x, box = triangular_lattice(4, 4, 1.1)
+            run_folder(d, [1.0, 2.0], [x], box, loop=(6.0, 2, 3000), logs=2)
+            self.assertEqual(exchange_report.loop_cpu_seconds(d), (24.0, 3000))
+
+    def test_table_and_exactness_from_synthetic_runs(self):
+        with tempfile.TemporaryDirectory() as d:
+            x, box = triangular_lattice(4, 4, 1.1)
+            rng = np.random.default_rng(5)
+            frames = [(x + 0.05 * rng.standard_normal(x.shape)) % box for _ in range(40)]
+            run_folder(os.path.join(d, "md"), ar1(0.5, 4000, 6), frames, box,
+                       loop=(4.0, 1, 40000))
+            # half of the attempts accepted; alpha 1/2 and identity alpha 1/4 everywhere
+            attempts = [(math.log(0.5), k % 2, math.log(0.25)) for k in range(400)]
+            run_folder(os.path.join(d, "flow"), ar1(0.5, 4000, 7), frames, box, attempts,
+                       loop=(8.0, 1, 40000), logs=2)
+            table = subprocess.run([sys.executable, TOOL, "table", d], capture_output=True,
+                                   text=True, check=True).stdout
+            flow = next(line for line in table.splitlines() if line.startswith("flow"))
+            fields = flow.split()
+            self.assertEqual(fields[1], "400")
+            self.assertTrue(fields[2].startswith("0.5000+-"))
+            self.assertTrue(fields[3].startswith("0.5000+-"))
+            self.assertTrue(fields[4].startswith("0.25000+-"))
+            # 16 CPU seconds for 40000 steps: 400 us per step
+            self.assertEqual(fields[8], "400.00")
+            exact = subprocess.run([sys.executable, TOOL, "exact", d], capture_output=True,
+                                   text=True, check=True).stdout
+            self.assertIn("flow", exact)
+            self.assertIn("g(r) chi2/dof", exact)
+
+    def test_missing_md_run_is_named(self):
+        with tempfile.TemporaryDirectory() as d:
+            x, box = triangular_lattice(4, 4, 1.1)
+            run_folder(os.path.join(d, "flow"), [1.0] * 100, [x] * 40, box)
+            result = subprocess.run([sys.executable, TOOL, "exact", d], capture_output=True,
+                                    text=True, check=False)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("no md run to compare with", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -42,8 +42,8 @@ struct Args {
 Args parse(int argc, char **argv)
 {
   Args a;
-  const std::vector<std::string> size_flags = {"blocks", "embedding", "feedforward", "bins",
-                                               "frequencies", "layers", "heads"};
+  std::vector<std::string> size_flags;
+  for (const auto &size : FlowOptions::sizes()) size_flags.emplace_back(size.name);
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     auto value = [&]() -> std::string {
@@ -79,15 +79,7 @@ Args parse(int argc, char **argv)
 FlowOptions make_options(const Args &a, const std::string &preset)
 {
   auto o = FlowOptions::preset(preset, a.particles, a.dimension);
-  for (const auto &[name, v] : a.sizes) {
-    if (name == "blocks") o.blocks = v;
-    if (name == "embedding") o.embedding = v;
-    if (name == "feedforward") o.feedforward = v;
-    if (name == "bins") o.bins = v;
-    if (name == "frequencies") o.frequencies = v;
-    if (name == "layers") o.layers = v;
-    if (name == "heads") o.heads = v;
-  }
+  for (const auto &[name, v] : a.sizes) o.size(name) = v;
   if (!a.split.empty()) o.split = split_from_name(a.split);
   o.validate();
   return o;

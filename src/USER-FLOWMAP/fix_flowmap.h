@@ -4,7 +4,9 @@
    Streams decorrelated frames of the running simulation into a normalizing flow, trains it
    on the fly to map the source ensemble onto the target ensemble (energies through real
    LAMMPS pair styles), and maps frames for inference with their importance weights.
-   The math lives in the flow core (flowmap_*.h); this class parses, wires and reports.
+   This class is the fix's lifecycle: the keywords are fix_flowmap_settings, the session is
+   built by the core's session factory, frames are gathered by FlowMapFrame, energies and
+   mapping over the ranks are the parallel layer's (src/parallel).
 ------------------------------------------------------------------------- */
 
 #ifdef FIX_CLASS
@@ -18,34 +20,25 @@ FixStyle(flowmap,FixFlowMap);
 
 #include "fix.h"
 
-#include <torch/serialize/archive.h>
+#include "fix_flowmap_mapper.h"
+#include "fix_flowmap_settings.h"
+#include "fix_flowmap_training.h"
+#include "flowmap_autocorrelation.h"
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace flowmap {
 class Session;
-struct SessionOptions;
-struct StepReport;
-struct ValidationReport;
 }    // namespace flowmap
 
 namespace LAMMPS_NS {
 
 class FlowMapBridge;
 class FlowMapFrame;
-
-// One frame mapped in inference, as compute ress (fix mode) reads it.
-struct FlowMapWeighedFrame {
-  bigint step;
-  double energy_from;            // the simulated frame's energy in its own Hamiltonian
-  double energy_to;              // true energy of the flow-mapped frame in the other one
-  double log_weight;             // flow
-  double energy_to_identity;     // the same for the identity / isotropic-scaling baseline
-  double log_weight_identity;
-};
 
 class FixFlowMap : public Fix {
  public:
@@ -67,56 +60,48 @@ class FixFlowMap : public Fix {
   // For compute ress: every frame mapped so far, in order, after mapping any frames still
   // waiting for their batch (collective).
   const std::vector<FlowMapWeighedFrame> &weighed_frames();
-  bool mapping() const { return mode_ == Mode::map; }
+  bool mapping() const { return settings_.mode == FlowMapSettings::Mode::map; }
+  // Different for every fix flowmap created in the process: after unfix and a new fix with the
+  // same ID (which may even reuse the old one's address), compute ress knows it is another.
+  std::uint64_t serial() const { return serial_; }
 
  private:
-  enum class Mode { train, map };
-  struct Settings;
+  using Mode = FlowMapSettings::Mode;
 
-  void parse(int narg, char **arg);
   void build();
-  void load_frames();
+  void check_other_fixes();
+  void check_memory(int natoms, int dimension);
+  void check_hamiltonian();
+  void make_bridges(const std::vector<double> (&boxes)[2]);
+  void set_threads();
+  void check_files();
+  void make_session(const std::vector<double> (&boxes)[2]);
   void take_frame();
   void collect(const std::vector<double> &frame);
-  void train_due_steps();
-  void buffer_frame(const std::vector<double> &frame);
   void map_buffered();
-  void validate();
-  void save();
-  void write_checkpoint(torch::serialize::OutputArchive &archive);
-  void check_decorrelation();
-  void log_progress();
+  void track_decorrelation(const std::vector<double> &energies);
   double own_energy(const std::vector<double> &frame);
 
-  std::unique_ptr<Settings> settings_;
-  Mode mode_;
+  FlowMapSettings settings_;
+  std::uint64_t serial_;
   bool built_ = false;
-  bool resumed_ = false;    // training state restored from a restart or checkpoint
-  bool averaged_in_ = false;    // the model holds the averaged parameters (mapping after training)
+  bool hamiltonian_checked_ = false;
+  bool resumed_ = false;        // training state restored from a restart or checkpoint
   std::string restart_bytes_;    // a read_restart state, applied when the session is built
 
   std::unique_ptr<FlowMapFrame> frame_;
   std::unique_ptr<FlowMapBridge> source_bridge_, target_bridge_;
   std::unique_ptr<flowmap::Session> session_;
+  std::unique_ptr<FlowMapTraining> training_;
+  std::unique_ptr<FlowMapMapper> mapper_;
 
-  // progress, exposed through compute_vector
-  double steps_due_ = 0.0;
-  std::int64_t frames_collected_ = 0;
-  double last_loss_[3] = {0.0, 0.0, 0.0};    // total, KLD, NLL
-  double ress_[4] = {0.0, 0.0, 0.0, 0.0};    // flow/identity forward, flow/identity inverse
-  double kl_gain_[2] = {0.0, 0.0};           // forward, inverse
-  double time_md_ = 0.0, time_energy_ = 0.0, time_network_ = 0.0, time_reduce_ = 0.0;
-  double inefficiency_ = 1.0;    // of energy_series_, the simulated state's energy per frame
-  std::size_t next_decorrelation_estimate_ = 512;
+  FlowMapTimes times_;
+  flowmap::InefficiencyTracker decorrelation_;    // of the simulated state's energy per frame
   bool warned_correlated_ = false;
-  std::vector<double> energy_series_;
   std::chrono::steady_clock::time_point left_fix_;
   bool timing_ = false;
 
   bigint last_frame_step_ = -1;
-  std::vector<double> map_buffer_;    // frames waiting to be mapped in one batch
-  std::vector<bigint> map_steps_;
-  std::vector<FlowMapWeighedFrame> weighed_;
   double **mapped_ = nullptr;    // per-atom mapped positions (array_atom)
 };
 

@@ -5,10 +5,13 @@
 #include "fix_flowmap_exchange.h"
 
 #include "flowmap_blas_check.h"
+#include "flowmap_collective.h"
 #include "flowmap_exchange.h"
 #include "flowmap_lammps_bridge.h"
 #include "flowmap_lammps_compat.h"
+#include "flowmap_lammps_energy_check.h"
 #include "flowmap_lammps_frame.h"
+#include "flowmap_lammps_pair_commands.h"
 #include "flowmap_model_file.h"
 #include "flowmap_random_stream.h"
 
@@ -50,15 +53,6 @@ constexpr int kTagDecision = 0x4d48;
 constexpr double kRestartVersion = 1.0;
 
 const char *const kRoleNames[2] = {"source", "target"};
-
-// Root's string on every rank of comm.
-void broadcast_string(std::string &text, MPI_Comm comm)
-{
-  int length = static_cast<int>(text.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, comm);
-  text.resize(length);
-  if (length > 0) MPI_Bcast(&text[0], length, MPI_CHAR, 0, comm);
-}
 
 std::vector<std::string> split(const std::string &text, char separator)
 {
@@ -102,7 +96,7 @@ FixFlowMapExchange::FixFlowMapExchange(LAMMPS *lmp, int narg, char **arg) :
   next_reneighbor = -1;
 
   other_root_ = universe->root_proc[1 - universe->iworld];
-  frame_ = std::make_unique<FlowMapFrame>(lmp, "fix flowmap/exchange");
+  frame_ = std::make_unique<FlowMapFrame>(lmp, "fix flowmap/exchange", FlowMapFrame::Box::fixed);
   statistics_ = std::make_unique<flowmap::ExchangeStatistics>(window_);
   // The role picks the stream, so the two partitions draw independent numbers from one seed.
   random_ = std::make_unique<flowmap::RandomStream>(seed_, role_);
@@ -118,8 +112,10 @@ void FixFlowMapExchange::parse(int narg, char **arg)
 {
   temperature_[SOURCE] = utils::numeric(FLERR, arg[4], false, lmp);
   temperature_[TARGET] = utils::numeric(FLERR, arg[5], false, lmp);
-  if (temperature_[SOURCE] <= 0.0 || temperature_[TARGET] <= 0.0)
-    error->all(FLERR, "Fix flowmap/exchange temperatures must be > 0, got Tsource = {} and "
+  // strtod reads 1e999 as infinity
+  if (!(temperature_[SOURCE] > 0.0 && temperature_[TARGET] > 0.0 &&
+        std::isfinite(temperature_[SOURCE]) && std::isfinite(temperature_[TARGET])))
+    error->all(FLERR, "Fix flowmap/exchange temperatures must be > 0 and finite, got Tsource = {} and "
                "Ttarget = {}", arg[4], arg[5]);
 
   auto need = [&](int iarg) {
@@ -132,13 +128,11 @@ void FixFlowMapExchange::parse(int narg, char **arg)
     const std::string key = arg[iarg];
     if (key == "source" || key == "target") {
       auto &commands = pair_commands_[key == "source" ? SOURCE : TARGET];
-      commands.clear();
-      int j = iarg + 1;
-      while (j < narg && strncmp(arg[j], "pair_", 5) == 0) commands.emplace_back(arg[j++]);
+      commands = pair_commands_at(lmp, narg - iarg - 1, arg + iarg + 1);
       if (commands.empty())
         error->all(FLERR, "Fix flowmap/exchange {} needs one or more quoted pair commands, e.g. "
                    "{} \"pair_style lj/cut 2.5\" \"pair_coeff * * 1.0 1.0\"", key, key);
-      iarg = j;
+      iarg += 1 + static_cast<int>(commands.size());
       continue;
     }
     need(iarg);
@@ -303,7 +297,7 @@ void FixFlowMapExchange::handshake()
                  their_length, MPI_CHAR, other_root_, kTagHandshake, universe->uworld,
                  MPI_STATUS_IGNORE);
   }
-  broadcast_string(theirs, world);
+  flowmap::broadcast_string(theirs, 0, world);
 
   // Both partitions see the same two descriptions and reach the same verdict, so an error is
   // raised on both and neither waits for the other.
@@ -390,15 +384,9 @@ void FixFlowMapExchange::build_bridges()
       for (int e = 0; e < 2; ++e) {
         const auto &box = e == SOURCE ? states_.source_box : states_.target_box;
         if (bridges_[e] && bridge_boxes_[e] == box) continue;
-        FlowMapBridgeSetup setup;
-        setup.units = update->unit_style;
-        setup.dimension = frame_->dimension();
-        setup.types = frame_->types();
-        setup.ntypes = atom->ntypes;
-        setup.box_lengths = box;
-        setup.pair_commands = pair_commands_[e];
         try {
-          bridges_[e] = std::make_unique<FlowMapBridge>(setup);
+          bridges_[e] =
+              std::make_unique<FlowMapBridge>(frame_->bridge_setup(box, pair_commands_[e]));
         } catch (std::exception &err) {
           throw std::runtime_error(fmt::format("{} Hamiltonian: {}", kRoleNames[e], err.what()));
         }
@@ -417,14 +405,8 @@ void FixFlowMapExchange::check_own_energy()
 {
   // Energies are tallied on the setup step (thermo's pe); otherwise there is nothing to
   // compare with.
-  if (!force->pair || update->eflag_global != update->ntimestep) return;
-  double local = force->pair->eng_vdwl + force->pair->eng_coul, simulated = 0.0;
-  MPI_Allreduce(&local, &simulated, 1, MPI_DOUBLE, MPI_SUM, world);
-  if (force->pair->tail_flag) {
-    double volume = 1.0;
-    for (int k = 0; k < domain->dimension; ++k) volume *= domain->prd[k];
-    simulated += force->pair->etail / volume;
-  }
+  double simulated = 0.0;
+  if (!simulated_pair_energy(lmp, simulated)) return;
   const auto &frame = frame_->gather();
   std::string failure;
   if (comm->me == 0) {
@@ -432,7 +414,7 @@ void FixFlowMapExchange::check_own_energy()
       double own = 0.0;
       const auto &box = role_ == SOURCE ? states_.source_box : states_.target_box;
       bridges_[role_]->evaluate(frame.data(), 1, box.data(), &own, nullptr, false);
-      if (!(std::fabs(own - simulated) <= 1e-8 * std::max(1.0, std::fabs(own))))
+      if (!same_pair_energy(simulated, own))
         failure = fmt::format("{} simulates a pair energy of {:.10g}, but the {} Hamiltonian of "
                               "the fix (keyword {}) gives {:.10g} for the same atoms: each "
                               "partition must simulate the pair style of the state it samples",
@@ -449,15 +431,8 @@ void FixFlowMapExchange::check_own_energy()
 // message of the first process (in the universe) that failed.
 void FixFlowMapExchange::fail_together(const std::string &failure)
 {
-  int mine = failure.empty() ? universe->nprocs : universe->me, first = 0;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, universe->uworld);
-  if (first == universe->nprocs) return;
-  std::string message = failure;
-  int length = static_cast<int>(message.size());
-  MPI_Bcast(&length, 1, MPI_INT, first, universe->uworld);
-  message.resize(length);
-  MPI_Bcast(&message[0], length, MPI_CHAR, first, universe->uworld);
-  error->all(FLERR, "Fix flowmap/exchange: {}", message);
+  const std::string message = flowmap::first_failure(failure, universe->uworld);
+  if (!message.empty()) error->all(FLERR, "Fix flowmap/exchange: {}", message);
 }
 
 /* ----------------------------------------------------------------------

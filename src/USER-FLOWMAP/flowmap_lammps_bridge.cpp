@@ -71,12 +71,14 @@ bool starts_with_word(const std::string &line, const char *word)
   return line.compare(0, n, word) == 0 && (line.size() == n || std::isspace(line[n]));
 }
 
-// x wrapped into [0, L): floor() alone can return L for tiny negative x.
+// x wrapped into [0, L). fmod is exact, so even a coordinate of 1e300 lands in the box (x - L
+// floor(x / L) loses every digit there, and an atom left outside the helper's box is lost by
+// its exchange); w + L can round up to L for tiny negative w.
 double wrap(double x, double length)
 {
-  double w = x - length * std::floor(x / length);
-  if (w >= length) w -= length;
-  if (w < 0.0) w = 0.0;
+  double w = std::fmod(x, length);
+  if (w < 0.0) w += length;
+  if (w >= length || w < 0.0) w = 0.0;
   return w;
 }
 
@@ -87,7 +89,6 @@ double wrap(double x, double length)
 class FlowMapBridge::Helper {
  public:
   explicit Helper(const FlowMapBridgeSetup &setup);
-  ~Helper() { delete lmp_; }
   Helper(const Helper &) = delete;
   Helper &operator=(const Helper &) = delete;
 
@@ -100,7 +101,9 @@ class FlowMapBridge::Helper {
   bool interacting(int itype, int jtype) const;
 
  private:
-  LAMMPS *lmp_ = nullptr;
+  // Owned: destroyed with the helper, and also when the constructor throws after creating it
+  // (a failing pair command).
+  std::unique_ptr<LAMMPS> lmp_;
   int natoms_;
   int dim_;
   int ntypes_;
@@ -129,7 +132,7 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
                         "-nocite"};
   const int nargs = sizeof(args) / sizeof(args[0]);
   try {
-    lmp_ = new LAMMPS(nargs, const_cast<char **>(args), MPI_COMM_SELF);
+    lmp_ = std::make_unique<LAMMPS>(nargs, const_cast<char **>(args), MPI_COMM_SELF);
   } catch (LAMMPSException &e) {
     throw FlowMapBridgeError("cannot create the helper LAMMPS instance: " + flowmap_compat::message_of(e));
   }
@@ -164,8 +167,8 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
       rest /= per_side;
     }
   }
-  lammps_create_atoms(lmp_, natoms_, ids.data(), setup.types.data(), x.data(), nullptr, nullptr,
-                      0);
+  lammps_create_atoms(lmp_.get(), natoms_, ids.data(), setup.types.data(), x.data(), nullptr,
+                      nullptr, 0);
   if (lmp_->atom->natoms != natoms_)
     throw FlowMapBridgeError("energy bridge set-up: the helper created " +
                              std::to_string(lmp_->atom->natoms) + " of " +
@@ -320,6 +323,11 @@ double FlowMapBridge::Helper::pair_sum_neighbors(const double *positions, double
     lmp_->domain->pbc();
     lmp_->comm->exchange();
     lmp_->comm->borders();
+    // Every atom is inside the box, so none can be lost; should a pair style's cutoff or a
+    // later LAMMPS release prove otherwise, the lookup below must not read x[-1].
+    if (atom->nlocal != natoms_ || atom->map(natoms_) < 0)
+      throw FlowMapBridgeError("energy bridge: " + std::to_string(natoms_ - atom->nlocal) +
+                               " atoms were lost placing the configuration in the box");
     lmp_->neighbor->build(1);
 
     const std::size_t nall = static_cast<std::size_t>(atom->nlocal) + atom->nghost;
@@ -519,71 +527,4 @@ void FlowMapBridge::evaluate(const double *positions, std::int64_t nconf,
   for (std::int64_t c = 0; c < nconf; ++c)
     energies[c] = helper_->compute(positions + c * stride, forces ? forces + c * stride : nullptr,
                                    regularised);
-}
-
-void FlowMapBridge::evaluate_distributed(MPI_Comm comm, const double *positions,
-                                         std::int64_t nconf, const double *box_lengths,
-                                         double *energies, double *forces, bool regularised)
-{
-  distribute(comm, positions, nconf, box_lengths, 0, energies, forces, regularised);
-}
-
-void FlowMapBridge::evaluate_distributed_per_box(MPI_Comm comm, const double *positions,
-                                                 std::int64_t nconf, const double *box_lengths,
-                                                 double *energies, double *forces,
-                                                 bool regularised)
-{
-  distribute(comm, positions, nconf, box_lengths, setup_.dimension, energies, forces,
-             regularised);
-}
-
-void FlowMapBridge::distribute(MPI_Comm comm, const double *positions, std::int64_t nconf,
-                               const double *box_lengths, std::int64_t box_stride,
-                               double *energies, double *forces, bool regularised)
-{
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  std::vector<int> counts(size), offsets(size);
-  for (int r = 0; r < size; ++r) {
-    counts[r] = static_cast<int>(nconf / size + (r < nconf % size ? 1 : 0));
-    offsets[r] = r == 0 ? 0 : offsets[r - 1] + counts[r - 1];
-  }
-
-  const std::int64_t stride = num_particles() * setup_.dimension;
-  const std::int64_t first = offsets[rank];
-  std::vector<double> my_energies(counts[rank]);
-  std::vector<double> my_forces(forces ? counts[rank] * stride : 0);
-  std::string failure;
-  try {
-    for (int c = 0; c < counts[rank]; ++c)
-      evaluate(positions + (first + c) * stride, 1, box_lengths + (first + c) * box_stride,
-               &my_energies[c], forces ? &my_forces[c * stride] : nullptr, regularised);
-  } catch (FlowMapBridgeError &e) {
-    failure = e.what();
-  }
-
-  // A failure anywhere must reach every rank before the collectives below, or the other
-  // ranks would wait for it forever; the lowest failing rank's message is the one reported.
-  int failed_rank = failure.empty() ? size : rank;
-  MPI_Allreduce(MPI_IN_PLACE, &failed_rank, 1, MPI_INT, MPI_MIN, comm);
-  if (failed_rank < size) {
-    int length = static_cast<int>(failure.size());
-    MPI_Bcast(&length, 1, MPI_INT, failed_rank, comm);
-    failure.resize(length);
-    MPI_Bcast(&failure[0], length, MPI_CHAR, failed_rank, comm);
-    throw FlowMapBridgeError(failure);
-  }
-
-  MPI_Allgatherv(my_energies.data(), counts[rank], MPI_DOUBLE, energies, counts.data(),
-                 offsets.data(), MPI_DOUBLE, comm);
-  if (forces) {
-    std::vector<int> fcounts(size), foffsets(size);
-    for (int r = 0; r < size; ++r) {
-      fcounts[r] = static_cast<int>(counts[r] * stride);
-      foffsets[r] = static_cast<int>(offsets[r] * stride);
-    }
-    MPI_Allgatherv(my_forces.data(), fcounts[rank], MPI_DOUBLE, forces, fcounts.data(),
-                   foffsets.data(), MPI_DOUBLE, comm);
-  }
 }

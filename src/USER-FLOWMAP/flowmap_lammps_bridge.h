@@ -39,8 +39,6 @@
 
 #include "flowmap_energy_model.h"
 
-#include <mpi.h>
-
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -95,22 +93,10 @@ class FlowMapBridge : public flowmap::EnergyModel {
   // and, with pair_modify tail yes (3D only: LAMMPS refuses it in 2D), LAMMPS's tail
   // correction, so they equal LAMMPS's own `pe` of the same configuration. A configuration
   // with a non-finite coordinate gets a NaN energy (and NaN forces) instead of an error, so a
-  // trainer can skip it.
+  // trainer can skip it. Over the ranks of a communicator: flowmap::evaluate_distributed
+  // (src/parallel).
   void evaluate(const double *positions, std::int64_t nconf, const double *box_lengths,
                 double *energies, double *forces, bool regularised) override;
-
-  // The same, with the nconf configurations split in contiguous blocks across the ranks of
-  // comm and the results gathered on every rank. Collective over comm: an error on any rank
-  // is thrown as FlowMapBridgeError on every rank.
-  void evaluate_distributed(MPI_Comm comm, const double *positions, std::int64_t nconf,
-                            const double *box_lengths, double *energies, double *forces,
-                            bool regularised);
-
-  // As evaluate_distributed, but configuration c lives in its own box, the d lengths at
-  // box_lengths[c * d]: one frame scaled to many densities is one collective call.
-  void evaluate_distributed_per_box(MPI_Comm comm, const double *positions, std::int64_t nconf,
-                                    const double *box_lengths, double *energies, double *forces,
-                                    bool regularised);
 
   const FlowMapBridgeSetup &setup() const { return setup_; }
   // The regularisation's radius for types itype, jtype (1..ntypes; 0: not regularised).
@@ -126,10 +112,6 @@ class FlowMapBridge : public flowmap::EnergyModel {
   class Helper;
   FlowMapBridgeSetup setup_;
   std::unique_ptr<Helper> helper_;
-
-  void distribute(MPI_Comm comm, const double *positions, std::int64_t nconf,
-                  const double *box_lengths, std::int64_t box_stride, double *energies,
-                  double *forces, bool regularised);
 };
 
 }    // namespace LAMMPS_NS

@@ -8,91 +8,128 @@
 #include "domain.h"
 #include "error.h"
 #include "group.h"
+#include "update.h"
 
 #include <cmath>
 #include <stdexcept>
 
 using namespace LAMMPS_NS;
 
-FlowMapFrame::FlowMapFrame(LAMMPS *lmp, const std::string &style) : Pointers(lmp), style_(style)
+FlowMapFrame::FlowMapFrame(LAMMPS *lmp, const std::string &style, Box box) :
+    Pointers(lmp), style_(style), box_policy_(box)
 {
+}
+
+void FlowMapFrame::forget()
+{
+  recorded_ = false;
+  frames_ = 0;
+}
+
+std::vector<double> FlowMapFrame::current_box_lengths() const
+{
+  return std::vector<double>(domain->prd, domain->prd + domain->dimension);
+}
+
+FlowMapBridgeSetup FlowMapFrame::bridge_setup(const std::vector<double> &box,
+                                              const std::vector<std::string> &pair_commands) const
+{
+  FlowMapBridgeSetup setup;
+  setup.units = update->unit_style;
+  setup.dimension = dimension_;
+  setup.types = types_;
+  setup.ntypes = atom->ntypes;
+  setup.box_lengths = box;
+  setup.pair_commands = pair_commands;
+  return setup;
 }
 
 void FlowMapFrame::check_system(int igroup)
 {
   if (domain->triclinic)
-    error->all(FLERR, "{} needs an orthogonal box; this one is triclinic", style_);
+    error->all(FLERR, "{}: triclinic boxes are not supported; the energy bridge needs an "
+               "orthogonal box", style_);
   if (!domain->xperiodic || !domain->yperiodic || (domain->dimension == 3 && !domain->zperiodic))
-    error->all(FLERR, "{} needs a box periodic in every dimension (boundary p p p)", style_);
-  if (!atom->tag_enable || atom->tag_consecutive() == 0)
-    error->all(FLERR, "{} needs atom IDs numbered consecutively from 1 (reset_atom_ids)", style_);
+    error->all(FLERR, "{}: the box must be periodic in every direction (boundary p p p); the "
+               "weights are defined for periodic systems", style_);
+  if (atom->natoms > MAXSMALLINT)
+    error->all(FLERR, "{}: too many atoms ({}) for one frame; at most {}", style_, atom->natoms,
+               MAXSMALLINT);
+  if (!atom->tag_enable || (atom->natoms > 0 && atom->tag_consecutive() == 0))
+    error->all(FLERR, "{}: atom IDs must be numbered consecutively from 1 (reset_atom_ids)",
+               style_);
   if (group->count(igroup) != atom->natoms)
     error->all(FLERR, "{} must be defined for a group holding all atoms (group all): a flow "
                "maps whole configurations", style_);
-  if (atom->natoms > MAXSMALLINT)
-    error->all(FLERR, "{} supports at most {} atoms", style_, MAXSMALLINT);
 
-  const int n = static_cast<int>(atom->natoms);
-  const int d = domain->dimension;
-  std::vector<double> box(domain->prd, domain->prd + d);
-  if (natoms_ == 0) {
-    natoms_ = n;
-    dimension_ = d;
-    box_ = box;
-    types_.assign(n, 0);
-    std::vector<int> local(n, 0);
-    for (int i = 0; i < atom->nlocal; ++i) local[atom->tag[i] - 1] = atom->type[i];
-    MPI_Allreduce(local.data(), types_.data(), n, MPI_INT, MPI_SUM, world);
+  if (!recorded_) {
+    natoms_ = static_cast<int>(atom->natoms);
+    dimension_ = domain->dimension;
+    box_ = current_box_lengths();
+    collect(nullptr, types_);
     species_ = flowmap::Species(std::vector<std::int64_t>(types_.begin(), types_.end()));
+    recorded_ = true;
+    frames_ = 0;
     return;
   }
-  if (n != natoms_)
-    error->all(FLERR, "{}: the number of atoms changed from {} to {}; a flow maps a fixed number "
-               "of particles", style_, natoms_, n);
-  for (int k = 0; k < d; ++k)
-    if (std::fabs(box[k] - box_[k]) > 1e-10 * box_[k])
-      error->all(FLERR, "{}: the box changed from {} to {} along dimension {}; the states are "
-                 "defined at fixed volume", style_, box_[k], box[k], k + 1);
+  check_unchanged(atom->natoms);
 }
 
-const std::vector<double> &FlowMapFrame::gather()
+void FlowMapFrame::check_unchanged(bigint natoms)
 {
-  if (atom->natoms != natoms_)
-    error->all(FLERR, "{}: the number of atoms changed from {} to {}; a flow maps a fixed number "
-               "of particles", style_, natoms_, atom->natoms);
+  if (natoms != natoms_)
+    error->all(FLERR, "{}: the number of atoms changed from {} to {} after {} frames; the frames "
+               "taken so far belong to the old system", style_, natoms_, natoms, frames_);
+  if (box_policy_ == Box::variable) return;
   for (int k = 0; k < dimension_; ++k)
     if (std::fabs(domain->prd[k] - box_[k]) > 1e-10 * box_[k])
       error->all(FLERR, "{}: the box changed from {} to {} along dimension {}; the states are "
                  "defined at fixed volume", style_, box_[k], domain->prd[k], k + 1);
+}
 
-  // Each row: the coordinates, then the type (exact in a double).
-  const int d = dimension_, stride = d + 1;
-  local_.assign(static_cast<std::size_t>(natoms_) * stride, 0.0);
-  std::vector<double> all(local_.size());
+const std::vector<double> &FlowMapFrame::gather()
+{
+  check_unchanged(atom->natoms);
+  std::vector<int> types;
+  collect(&positions_, types);
+  ++frames_;
+  relabelling_.clear();
+  if (types == types_) return positions_;
+  // Exchanges of types between atoms (fix atom/swap) relabel the same system: the frame is
+  // relabelled to the recorded types the Hamiltonians and the flow were set up with.
+  try {
+    relabelling_ = species_.relabelling(std::vector<std::int64_t>(types.begin(), types.end()));
+  } catch (std::invalid_argument &e) {
+    error->all(FLERR, "{} after {} frames: {}", style_, frames_ - 1, e.what());
+  }
+  positions_ = flowmap::relabel(positions_, relabelling_, dimension_);
+  return positions_;
+}
+
+void FlowMapFrame::collect(std::vector<double> *positions, std::vector<int> &types)
+{
+  // Each atom is owned by exactly one rank, so a sum over ranks of per-ID slots assembles the
+  // frame exactly (x + 0 = x).
+  const int d = dimension_;
+  const int stride = d + 1;
+  buffer_.assign(static_cast<std::size_t>(natoms_) * stride, 0.0);
   double **x = atom->x;
   for (int i = 0; i < atom->nlocal; ++i) {
-    const auto base = static_cast<std::size_t>(atom->tag[i] - 1) * stride;
-    for (int k = 0; k < d; ++k) local_[base + k] = x[i][k];
-    local_[base + d] = atom->type[i];
+    const tagint tag = atom->tag[i];
+    if (tag < 1 || tag > natoms_)
+      error->one(FLERR, "{}: atom ID {} outside 1..{}", style_, tag, natoms_);
+    double *row = &buffer_[static_cast<std::size_t>(tag - 1) * stride];
+    for (int k = 0; k < d; ++k) row[k] = x[i][k];
+    row[d] = atom->type[i];
   }
-  // Each atom is owned by exactly one rank, so a sum over ranks assembles the frame.
-  MPI_Allreduce(local_.data(), all.data(), static_cast<int>(local_.size()), MPI_DOUBLE, MPI_SUM,
-                world);
-  positions_.resize(static_cast<std::size_t>(natoms_) * d);
-  std::vector<std::int64_t> types(natoms_);
-  bool same = true;
+  MPI_Allreduce(MPI_IN_PLACE, buffer_.data(), static_cast<int>(buffer_.size()), MPI_DOUBLE,
+                MPI_SUM, world);
+  types.resize(natoms_);
+  if (positions) positions->resize(static_cast<std::size_t>(natoms_) * d);
   for (int t = 0; t < natoms_; ++t) {
-    for (int k = 0; k < d; ++k) positions_[t * d + k] = all[t * stride + k];
-    types[t] = static_cast<std::int64_t>(all[t * stride + d]);
-    same = same && types[t] == types_[t];
+    const double *row = &buffer_[static_cast<std::size_t>(t) * stride];
+    types[t] = static_cast<int>(row[d]);
+    if (positions)
+      for (int k = 0; k < d; ++k) (*positions)[static_cast<std::size_t>(t) * d + k] = row[k];
   }
-  relabelling_.clear();
-  if (same) return positions_;
-  try {
-    relabelling_ = species_.relabelling(types);
-  } catch (std::invalid_argument &e) {
-    error->all(FLERR, "{}: {}", style_, e.what());
-  }
-  positions_ = flowmap::relabel(positions_, relabelling_, d);
-  return positions_;
 }

@@ -33,4 +33,13 @@ double statistical_inefficiency(const std::vector<double> &series, double window
   return std::max(g, 1.0 / static_cast<double>(n));
 }
 
+bool InefficiencyTracker::add(const std::vector<double> &values)
+{
+  series_.insert(series_.end(), values.begin(), values.end());
+  if (series_.size() < next_estimate_) return false;
+  while (next_estimate_ <= series_.size()) next_estimate_ *= 2;
+  inefficiency_ = statistical_inefficiency(series_);
+  return true;
+}
+
 }    // namespace flowmap

@@ -5,6 +5,7 @@
 #include "flowmap_dump_reader.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -37,6 +38,11 @@ DumpReader::DumpReader(const std::string &path, int dimension) :
   file_ = std::fopen(path.c_str(), "r");
   if (!file_)
     throw DumpFormatError("cannot open dump file " + path + ": " + std::strerror(errno));
+  if (std::fseek(file_, 0, SEEK_END) == 0) {
+    const long size = std::ftell(file_);
+    if (size > 0) size_ = size;
+  }
+  std::rewind(file_);
 }
 
 DumpReader::~DumpReader()
@@ -88,6 +94,9 @@ bool DumpReader::next(DumpFrame &frame)
     if (words.size() < 2) fail("box bounds line needs 'lo hi'");
     frame.box_lo[k] = std::strtod(words[0].c_str(), nullptr);
     frame.box_hi[k] = std::strtod(words[1].c_str(), nullptr);
+    if (k < dimension_ && !(std::isfinite(frame.box_lo[k]) && std::isfinite(frame.box_hi[k]) &&
+                            frame.box_hi[k] > frame.box_lo[k]))
+      fail("box bounds '" + line + "' are not two finite numbers lo < hi");
   }
 
   if (!read_line(line) || !starts_with(line, "ITEM: ATOMS")) fail("expected 'ITEM: ATOMS'");
@@ -115,6 +124,18 @@ bool DumpReader::next(DumpFrame &frame)
   if (id_column < 0) fail("dump has no 'id' column; frames must be ordered by atom ID");
   if (coord_column[0] < 0) fail("dump has no complete set of x/xu/xs/xsu coordinate columns");
 
+  // A damaged or foreign header must not make the reader allocate for atoms the file cannot
+  // hold: every atom line has at least one character and a separator per column (the bound
+  // is halved, so that a line short of a value still reaches the message naming it).
+  if (size_ >= 0) {
+    const long position = std::ftell(file_);
+    const double room = static_cast<double>(size_ - (position > 0 ? position : 0)) /
+        static_cast<double>(columns.size());
+    if (static_cast<double>(natoms) > room)
+      fail("file ends inside the atoms of a frame: the header claims " +
+           std::to_string(natoms) + " atoms, but the rest of the file can hold at most " +
+           std::to_string(static_cast<long long>(room)) + " atom lines");
+  }
   frame.positions.assign(static_cast<std::size_t>(natoms) * dimension_, 0.0);
   frame.types.assign(type_column >= 0 ? static_cast<std::size_t>(natoms) : 0, 0);
   std::vector<char> seen(static_cast<std::size_t>(natoms), 0);
@@ -140,11 +161,63 @@ bool DumpReader::next(DumpFrame &frame)
     }
     for (int k = 0; k < dimension_; ++k) {
       double value = std::strtod(words[coord_column[k]].c_str(), nullptr);
-      if (scaled) value = frame.box_lo[k] + value * (frame.box_hi[k] - frame.box_lo[k]);
+      const double length = frame.box_hi[k] - frame.box_lo[k];
+      if (scaled) value = frame.box_lo[k] + value * length;
+      // Unwrapped coordinates may lie a few boxes away; beyond a million box lengths a
+      // coordinate is damage (wrapping it would lose every digit), and NaN would poison the
+      // training and validation that use the frame.
+      if (!std::isfinite(value) || std::fabs(value - frame.box_lo[k]) > 1e6 * length)
+        fail("atom ID " + std::to_string(id) + " has coordinate " + words[coord_column[k]] +
+             (std::isfinite(value) ? ", more than a million box lengths outside the box"
+                                   : ", which is not a finite number"));
       frame.positions[(id - 1) * dimension_ + k] = value;
     }
   }
   return true;
+}
+
+std::vector<double> read_frames(const std::vector<std::string> &files, int dimension,
+                                std::int64_t natoms, const std::vector<double> &box,
+                                const std::string &box_name, const Species &species,
+                                std::vector<std::string> *untyped_files)
+{
+  std::vector<double> positions;
+  DumpFrame frame;
+  for (const auto &file : files) {
+    DumpReader reader(file, dimension);
+    while (reader.next(frame)) {
+      const auto atoms = static_cast<std::int64_t>(frame.positions.size()) / dimension;
+      if (atoms != natoms)
+        throw DumpFormatError("dump file " + file + " has frames of " + std::to_string(atoms) +
+                              " atoms, this system has " + std::to_string(natoms));
+      for (int k = 0; k < dimension; ++k) {
+        const double length = frame.box_hi[k] - frame.box_lo[k];
+        if (std::fabs(length - box[k]) > 1e-6 * box[k]) {
+          std::ostringstream msg;
+          msg.precision(17);
+          msg << "dump file " << file << " (step " << frame.timestep << ") has box length "
+              << length << " along dimension " << k + 1 << ", " << box_name << " is " << box[k];
+          throw DumpFormatError(msg.str());
+        }
+      }
+      if (frame.types.empty() || !species.recorded() || frame.types == species.types()) {
+        if (frame.types.empty() && untyped_files &&
+            (untyped_files->empty() || untyped_files->back() != file))
+          untyped_files->push_back(file);
+        positions.insert(positions.end(), frame.positions.begin(), frame.positions.end());
+        continue;
+      }
+      std::vector<double> relabelled;
+      try {
+        relabelled = relabel(frame.positions, species.relabelling(frame.types), dimension);
+      } catch (std::invalid_argument &e) {
+        throw DumpFormatError("dump file " + file + " (step " + std::to_string(frame.timestep) +
+                              "): " + e.what());
+      }
+      positions.insert(positions.end(), relabelled.begin(), relabelled.end());
+    }
+  }
+  return positions;
 }
 
 }    // namespace flowmap

@@ -12,6 +12,8 @@
 #ifndef FLOWMAP_DUMP_READER_H
 #define FLOWMAP_DUMP_READER_H
 
+#include "flowmap_species.h"
+
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
@@ -41,7 +43,9 @@ class DumpReader {
   DumpReader &operator=(const DumpReader &) = delete;
 
   // Reads the next frame; false at the end of the file. Throws DumpFormatError naming the
-  // file and line for anything it cannot use.
+  // file and line for anything it cannot use: a header claiming more atoms than the rest of
+  // the file can hold (before allocating for them), box bounds that are not finite, a
+  // coordinate that is not finite or lies more than a million box lengths outside the box.
   bool next(DumpFrame &frame);
 
  private:
@@ -52,8 +56,21 @@ class DumpReader {
   int dimension_;
   std::FILE *file_ = nullptr;
   std::int64_t line_number_ = 0;
+  long size_ = -1;    // bytes in the file; -1 when unknown (a pipe)
   std::vector<char> buffer_;
 };
+
+// Every frame of the files, concatenated (frames x natoms x dimension values): each must hold
+// natoms atoms in a box of the given lengths (relative tolerance 1e-6; box_name names it in
+// messages, e.g. "the target ensemble's box"). DumpFormatError otherwise. With recorded
+// species, a frame whose type column holds the same atoms relabelled (a swap run) is
+// relabelled to the species' order (Species::relabelling), one with other counts of the types
+// refused; the files without a type column are appended to untyped_files (when not null):
+// their atoms are taken to have the species' types by atom ID.
+std::vector<double> read_frames(const std::vector<std::string> &files, int dimension,
+                                std::int64_t natoms, const std::vector<double> &box,
+                                const std::string &box_name, const Species &species = {},
+                                std::vector<std::string> *untyped_files = nullptr);
 
 }    // namespace flowmap
 

@@ -19,11 +19,56 @@ void require(bool ok, const std::string &field, const std::string &expected, dou
   throw std::invalid_argument(msg.str());
 }
 
+// Presets as rows of the sizes() table, in its order. "default" is the member initialisers.
+struct Preset {
+  const char *name;
+  CouplingSplit split;
+  std::vector<std::int64_t> sizes;    // empty: FlowOptions' member initialisers
+};
+
+const std::vector<Preset> &presets()
+{
+  //                                         blocks bins freq embed heads layers ff
+  static const std::vector<Preset> table = {
+      {"published", CouplingSplit::component, {8, 16, 8, 128, 2, 1, 512}},
+      {"default", FlowOptions().split, {}},
+      {"small", CouplingSplit::component, {2, 8, 4, 32, 2, 1, 64}},
+      {"tiny", CouplingSplit::component, {1, 6, 2, 8, 2, 1, 16}},
+  };
+  return table;
+}
+
 }    // namespace
+
+const std::vector<FlowOptions::Size> &FlowOptions::sizes()
+{
+  static const std::vector<Size> table = {
+      {"blocks", &FlowOptions::blocks, 1},       {"bins", &FlowOptions::bins, 2},
+      {"frequencies", &FlowOptions::frequencies, 1}, {"embedding", &FlowOptions::embedding, 1},
+      {"heads", &FlowOptions::heads, 1},         {"layers", &FlowOptions::layers, 0},
+      {"feedforward", &FlowOptions::feedforward, 1}};
+  return table;
+}
+
+std::int64_t &FlowOptions::size(const std::string &name)
+{
+  for (const auto &s : sizes())
+    if (name == s.name) return this->*s.member;
+  std::string valid;
+  for (const auto &s : sizes()) valid += (valid.empty() ? "" : ", ") + std::string(s.name);
+  throw std::invalid_argument("unknown flow size '" + name + "'; valid: " + valid);
+}
+
+std::int64_t FlowOptions::size(const std::string &name) const
+{
+  return const_cast<FlowOptions *>(this)->size(name);
+}
 
 std::vector<std::string> FlowOptions::preset_names()
 {
-  return {"published", "default", "small", "tiny"};
+  std::vector<std::string> names;
+  for (const auto &p : presets()) names.emplace_back(p.name);
+  return names;
 }
 
 FlowOptions FlowOptions::preset(const std::string &name, std::int64_t num_particles,
@@ -32,41 +77,15 @@ FlowOptions FlowOptions::preset(const std::string &name, std::int64_t num_partic
   FlowOptions o;
   o.num_particles = num_particles;
   o.dimension = dimension;
-  if (name == "published") {
-    o.split = CouplingSplit::component;
-    o.blocks = 8;
-    o.bins = 16;
-    o.frequencies = 8;
-    o.embedding = 128;
-    o.heads = 2;
-    o.layers = 1;
-    o.feedforward = 512;
-  } else if (name == "default") {
-    // the member initialisers are the default preset
-  } else if (name == "small") {
-    o.split = CouplingSplit::component;
-    o.blocks = 2;
-    o.bins = 8;
-    o.frequencies = 4;
-    o.embedding = 32;
-    o.heads = 2;
-    o.layers = 1;
-    o.feedforward = 64;
-  } else if (name == "tiny") {
-    o.split = CouplingSplit::component;
-    o.blocks = 1;
-    o.bins = 6;
-    o.frequencies = 2;
-    o.embedding = 8;
-    o.heads = 2;
-    o.layers = 1;
-    o.feedforward = 16;
-  } else {
-    std::string valid;
-    for (const auto &n : preset_names()) valid += (valid.empty() ? "" : ", ") + n;
-    throw std::invalid_argument("unknown flow preset '" + name + "'; valid presets: " + valid);
+  for (const auto &p : presets()) {
+    if (name != p.name) continue;
+    o.split = p.split;
+    for (std::size_t i = 0; i < p.sizes.size(); ++i) o.*(sizes()[i].member) = p.sizes[i];
+    return o;
   }
-  return o;
+  std::string valid;
+  for (const auto &n : preset_names()) valid += (valid.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown flow preset '" + name + "'; valid presets: " + valid);
 }
 
 void FlowOptions::validate() const
@@ -75,14 +94,13 @@ void FlowOptions::validate() const
   require(dimension == 2 || dimension == 3, "dimension", "2 or 3", dimension);
   require(split != CouplingSplit::particle || num_particles >= 3, "num_particles",
           "at least 3 for the particle split", num_particles);
-  require(blocks >= 1, "blocks", "at least 1", blocks);
-  require(bins >= 2, "bins", "at least 2", bins);
-  require(frequencies >= 1, "frequencies", "at least 1", frequencies);
-  require(heads >= 1, "heads", "at least 1", heads);
-  require(embedding >= 1 && embedding % heads == 0, "embedding",
+  for (const auto &s : sizes()) {
+    const std::int64_t value = this->*s.member;
+    require(value >= s.minimum, s.name,
+            s.minimum == 0 ? "0 or more" : "at least " + std::to_string(s.minimum), value);
+  }
+  require(embedding % heads == 0, "embedding",
           "positive and a multiple of heads (" + std::to_string(heads) + ")", embedding);
-  require(layers >= 0, "layers", "0 or more", layers);
-  require(feedforward >= 1, "feedforward", "at least 1", feedforward);
   require(min_bin_size > 0.0 && bins * min_bin_size < 2.0, "min_bin_size",
           "positive with bins * min_bin_size < 2", min_bin_size);
   require(min_derivative > 0.0 && min_derivative < 1.0, "min_derivative", "in (0, 1)",
@@ -94,9 +112,9 @@ void FlowOptions::validate() const
 std::string FlowOptions::describe() const
 {
   std::ostringstream s;
-  s << "N=" << num_particles << " d=" << dimension << " blocks=" << blocks << " bins=" << bins
-    << " frequencies=" << frequencies << " embedding=" << embedding << " heads=" << heads
-    << " layers=" << layers << " feedforward=" << feedforward << " ";
+  s << "N=" << num_particles << " d=" << dimension;
+  for (const auto &size : sizes()) s << " " << size.name << "=" << this->*size.member;
+  s << " ";
   // Only the particle split is named: the text of a component-split flow is what it was
   // before the split existed, so the checksums of those model files still verify.
   if (split == CouplingSplit::particle) s << "split=particle ";

@@ -46,6 +46,19 @@ struct FlowOptions {
   torch::Dtype dtype = torch::kFloat32;
   torch::Device device = torch::kCPU;
 
+  // The integer sizes of the network, in the order model files and describe() list them. This
+  // table is the one list of them: presets, the model file's writer and reader, fix flowmap's
+  // keywords of the same names and bench_flow's flags all go through it.
+  struct Size {
+    const char *name;                     // model file entry, fix flowmap keyword, flag
+    std::int64_t FlowOptions::*member;
+    std::int64_t minimum;                 // smallest value validate() accepts
+  };
+  static const std::vector<Size> &sizes();
+  // The size of that name; std::invalid_argument naming the valid ones for any other name.
+  std::int64_t &size(const std::string &name);
+  std::int64_t size(const std::string &name) const;
+
   // "published" (doc/method.md section 9, component split, about 6.6 M parameters in 2D with
   // N = 32), "default" (particle split, 0.18 M), and the cheap "small" and "tiny" (component
   // split) for tests. Unknown name: std::invalid_argument.

@@ -7,9 +7,31 @@
 #include "flowmap_model.h"
 #include "flowmap_weights.h"
 
+#include <cmath>
 #include <stdexcept>
 
 namespace flowmap {
+
+double number_density(std::int64_t num_particles, const std::vector<double> &box)
+{
+  double volume = 1.0;
+  for (double length : box) volume *= length;
+  return num_particles / volume;
+}
+
+double density_scale(std::int64_t num_particles, const std::vector<double> &box, double density)
+{
+  return std::pow(number_density(num_particles, box) / density, 1.0 / box.size());
+}
+
+std::vector<double> box_at_density(std::int64_t num_particles, const std::vector<double> &box,
+                                   double density)
+{
+  const double scale = density_scale(num_particles, box, density);
+  std::vector<double> scaled;
+  for (double length : box) scaled.push_back(length * scale);
+  return scaled;
+}
 
 torch::Tensor scale_between_boxes(const torch::Tensor &frames, const std::vector<double> &from,
                                   const std::vector<double> &to)

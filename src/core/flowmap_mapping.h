@@ -46,6 +46,15 @@ WeighedFrames map_and_weigh(FlowModel *model, Direction direction, const StatePa
                             const torch::Tensor &frames, const std::vector<double> &energy_from,
                             EnergyModel &energy_to, std::int64_t chunk_size = 1024);
 
+// Isotropic scaling between densities, the one place it is computed (fix flowmap's boxes,
+// compute ress's direct map and scan). num_particles in box (d lengths) has number density
+// N / V; the same particles at density rho live in the box scaled by
+//   s = (rho_box / rho)^(1/d)   along every axis (the shape is kept).
+double number_density(std::int64_t num_particles, const std::vector<double> &box);
+double density_scale(std::int64_t num_particles, const std::vector<double> &box, double density);
+std::vector<double> box_at_density(std::int64_t num_particles, const std::vector<double> &box,
+                                   double density);
+
 // The identity / isotropic-scaling baseline map: every coordinate scaled by L_to / L_from
 // about the origin (its log-det is scaling_log_det()).
 torch::Tensor scale_between_boxes(const torch::Tensor &frames, const std::vector<double> &from,

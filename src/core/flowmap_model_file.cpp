@@ -171,13 +171,7 @@ void write_options(OutputArchive &a, const FlowOptions &o, std::int64_t version)
 {
   a.write("num_particles", o.num_particles);
   a.write("dimension", o.dimension);
-  a.write("blocks", o.blocks);
-  a.write("bins", o.bins);
-  a.write("frequencies", o.frequencies);
-  a.write("embedding", o.embedding);
-  a.write("heads", o.heads);
-  a.write("layers", o.layers);
-  a.write("feedforward", o.feedforward);
+  for (const auto &size : FlowOptions::sizes()) a.write(size.name, o.*size.member);
   a.write("min_bin_size", o.min_bin_size);
   a.write("min_derivative", o.min_derivative);
   a.write("dtype", dtype_name(o.dtype));
@@ -195,13 +189,7 @@ FlowOptions read_options(const Reader &r, std::int64_t version)
   FlowOptions o;
   o.num_particles = r.integer("num_particles");
   o.dimension = r.integer("dimension");
-  o.blocks = r.integer("blocks");
-  o.bins = r.integer("bins");
-  o.frequencies = r.integer("frequencies");
-  o.embedding = r.integer("embedding");
-  o.heads = r.integer("heads");
-  o.layers = r.integer("layers");
-  o.feedforward = r.integer("feedforward");
+  for (const auto &size : FlowOptions::sizes()) o.*size.member = r.integer(size.name);
   o.min_bin_size = r.real("min_bin_size");
   o.min_derivative = r.real("min_derivative");
   const auto dtype = r.text("dtype");

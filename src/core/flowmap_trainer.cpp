@@ -70,12 +70,9 @@ double Trainer::learning_rate() const
   return lr;
 }
 
-Trainer::Share Trainer::my_share(std::int64_t total) const
+WorkShare Trainer::my_share(std::int64_t total) const
 {
-  Share share;
-  share.begin = total * rank_ / nranks_;
-  share.count = total * (rank_ + 1) / nranks_ - share.begin;
-  return share;
+  return work_share(total, rank_, nranks_);
 }
 
 void Trainer::reduce(double *data, std::int64_t n) const

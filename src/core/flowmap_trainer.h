@@ -18,6 +18,7 @@
 #include "flowmap_energy_model.h"
 #include "flowmap_frame_pool.h"
 #include "flowmap_mapping.h"
+#include "flowmap_work_share.h"
 
 #include <torch/torch.h>
 
@@ -103,10 +104,7 @@ class Trainer {
   void read(torch::serialize::InputArchive &archive);
 
  private:
-  struct Share {
-    std::int64_t begin = 0, count = 0;
-  };
-  Share my_share(std::int64_t total) const;
+  WorkShare my_share(std::int64_t total) const;
   torch::Tensor loss_term(const FramePool &pool, Direction direction, double &time_energy,
                           double &time_network);
   std::vector<double> distributed_log_weights(const FramePool &pool, Direction direction,

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 using flowmap::statistical_inefficiency;
@@ -35,4 +36,24 @@ TEST(Autocorrelation, DegenerateInputs)
 {
   EXPECT_EQ(statistical_inefficiency({1.0, 2.0}), 1.0);
   EXPECT_EQ(statistical_inefficiency(std::vector<double>(100, 4.2)), 1.0);
+}
+
+TEST(Autocorrelation, TrackerReestimatesWhenTheSeriesDoubles)
+{
+  const auto series = ar1(0.5, 2100, 4);
+  flowmap::InefficiencyTracker tracker(512);
+  std::vector<std::size_t> updated_at;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    if (tracker.add(series[i])) updated_at.push_back(tracker.size());
+  }
+  EXPECT_EQ(updated_at, (std::vector<std::size_t>{512, 1024, 2048}));
+  EXPECT_EQ(tracker.size(), series.size());
+  const std::vector<double> first(series.begin(), series.begin() + 2048);
+  EXPECT_EQ(tracker.inefficiency(), statistical_inefficiency(first));
+  // A batch counts whole: the estimate at 512 or more values, from all of them.
+  flowmap::InefficiencyTracker batched(512);
+  EXPECT_FALSE(batched.add(std::vector<double>(series.begin(), series.begin() + 500)));
+  EXPECT_TRUE(batched.add(std::vector<double>(series.begin() + 500, series.begin() + 530)));
+  EXPECT_EQ(batched.inefficiency(),
+            statistical_inefficiency(std::vector<double>(series.begin(), series.begin() + 530)));
 }

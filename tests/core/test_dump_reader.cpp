@@ -102,10 +102,40 @@ TEST(DumpReader, ErrorsNameTheProblem)
                "0 1 0\n0 1 0\n0 1 0\nITEM: ATOMS id x y\n1 0 0\n",
                "triclinic");
   expect_error("hello\n", "expected 'ITEM: TIMESTEP'");
+  // Damage a frames file can carry: refused by name, before allocating for the atoms.
+  expect_error(header(0) + "ITEM: ATOMS id x y\n1 0 0\n2 nan 0\n3 0 0\n",
+               "line 11: atom ID 2 has coordinate nan, which is not a finite number");
+  expect_error(header(0) + "ITEM: ATOMS id x y\n1 0 0\n2 0 1e300\n3 0 0\n",
+               "atom ID 2 has coordinate 1e300, more than a million box lengths outside");
+  expect_error("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1000000000000000\n"
+               "ITEM: BOX BOUNDS pp pp pp\n0 4\n0 2\n-0.5 0.5\nITEM: ATOMS id x y\n1 0 0\n",
+               "the header claims 1000000000000000 atoms, but the rest of the file can hold at "
+               "most 2 atom lines");
+  expect_error("ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n1\nITEM: BOX BOUNDS pp pp pp\n"
+               "0 inf\n0 2\n-0.5 0.5\nITEM: ATOMS id x y\n1 0 0\n",
+               "box bounds '0 inf' are not two finite numbers lo < hi");
   try {
     DumpReader reader("does-not-exist.dump", 2);
     ADD_FAILURE() << "opened a missing file";
   } catch (const DumpFormatError &e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("cannot open dump file does-not-exist.dump"));
+  }
+}
+
+TEST(DumpReader, ReadFramesChecksEveryBox)
+{
+  const auto path =
+      write_file("boxes.dump", header(0) + "ITEM: ATOMS id x y\n1 0 0\n2 1 1\n3 2 0\n" +
+                                   header(5) + "ITEM: ATOMS id x y\n1 0 1\n2 1 0\n3 2 1\n");
+  const auto frames = flowmap::read_frames({path, path}, 2, 3, {4.0, 2.0}, "the target box");
+  ASSERT_EQ(frames.size(), 4u * 6u);
+  EXPECT_EQ(frames[6 + 1], 1.0);    // frame 2, atom 1, y
+  try {
+    flowmap::read_frames({path}, 2, 3, {4.0, 2.5}, "the target ensemble's box");
+    ADD_FAILURE() << "a box of another size was accepted";
+  } catch (const DumpFormatError &e) {
+    EXPECT_THAT(e.what(),
+                ::testing::HasSubstr("dump file boxes.dump (step 0) has box length 2 along "
+                                     "dimension 2, the target ensemble's box is 2.5"));
   }
 }

@@ -266,3 +266,29 @@ TEST(FlowOptions, PresetsAndValidation)
   o = FlowOptions::preset("small", 1, 2);
   EXPECT_THROW(o.validate(), std::invalid_argument);
 }
+
+TEST(FlowOptions, TheSizeTableCoversEverySizeOnce)
+{
+  // The table names every integer size, in the order describe() prints them, and reaches the
+  // member it names.
+  flowmap::FlowOptions o;
+  std::int64_t value = 100;
+  std::string described =
+      "N=" + std::to_string(o.num_particles) + " d=" + std::to_string(o.dimension);
+  for (const auto &size : flowmap::FlowOptions::sizes()) {
+    o.size(size.name) = ++value;
+    EXPECT_EQ(o.*size.member, value) << size.name;
+    described += " " + std::string(size.name) + "=" + std::to_string(value);
+  }
+  EXPECT_EQ(flowmap::FlowOptions::sizes().size(), 7u);
+  EXPECT_EQ(o.blocks, 101);
+  EXPECT_EQ(o.feedforward, 107);
+  EXPECT_EQ(o.describe().rfind(described, 0), 0u) << o.describe();
+  try {
+    o.size("width");
+    ADD_FAILURE() << "an unknown size was accepted";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_STREQ(e.what(), "unknown flow size 'width'; valid: blocks, bins, frequencies, "
+                           "embedding, heads, layers, feedforward");
+  }
+}

@@ -67,3 +67,19 @@ TEST(Mapping, UntrainedFlowEqualsIdentityBaseline)
                                 toy.soft);
   for (int f = 0; f < 16; ++f) EXPECT_NEAR(flow.log_weight[f], identity.log_weight[f], 1e-4);
 }
+
+TEST(Mapping, ScalingBetweenDensitiesByHand)
+{
+  // 32 particles in 8 x 4 (density 1) at density 0.5: twice the area, every length x sqrt(2)
+  const std::vector<double> box = {8.0, 4.0};
+  EXPECT_DOUBLE_EQ(flowmap::number_density(32, box), 1.0);
+  EXPECT_DOUBLE_EQ(flowmap::density_scale(32, box, 0.5), std::sqrt(2.0));
+  const auto scaled = flowmap::box_at_density(32, box, 0.5);
+  ASSERT_EQ(scaled.size(), 2u);
+  EXPECT_DOUBLE_EQ(scaled[0], 8.0 * std::sqrt(2.0));
+  EXPECT_DOUBLE_EQ(scaled[1], 4.0 * std::sqrt(2.0));
+  // 3D: 27 particles in 3^3 at density 8: every length halved
+  EXPECT_DOUBLE_EQ(flowmap::density_scale(27, {3.0, 3.0, 3.0}, 8.0), 0.5);
+  // its own density: exactly the same box
+  EXPECT_EQ(flowmap::box_at_density(32, box, 1.0), box);
+}

@@ -258,13 +258,7 @@ void write_options(torch::serialize::OutputArchive &a, const FlowOptions &o)
 {
   a.write("num_particles", o.num_particles);
   a.write("dimension", o.dimension);
-  a.write("blocks", o.blocks);
-  a.write("bins", o.bins);
-  a.write("frequencies", o.frequencies);
-  a.write("embedding", o.embedding);
-  a.write("heads", o.heads);
-  a.write("layers", o.layers);
-  a.write("feedforward", o.feedforward);
+  for (const auto &size : FlowOptions::sizes()) a.write(size.name, o.*size.member);
   a.write("min_bin_size", o.min_bin_size);
   a.write("min_derivative", o.min_derivative);
   a.write("dtype", std::string("float32"));

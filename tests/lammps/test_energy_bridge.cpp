@@ -1,6 +1,8 @@
 // The energy bridge against LAMMPS itself: energies equal a normal LAMMPS `run 0` of the same
 // configuration, forces equal minus the finite-difference gradient, the regularised energy
 // behaves as documented, and invalid pair commands give errors that name them.
+#include "flowmap_collective.h"
+#include "flowmap_distributed_energy.h"
 #include "flowmap_lammps_bridge.h"
 #include "lammps_fixture.h"
 
@@ -208,8 +210,8 @@ TEST(EnergyBridge, DistributedEqualsLocal)
     for (double x : s.positions) batch.push_back(x + noise(engine));
   std::vector<double> e_local(nconf), f_local(nconf * nd), e_dist(nconf), f_dist(nconf * nd);
   bridge.evaluate(batch.data(), nconf, s.box.data(), e_local.data(), f_local.data(), false);
-  bridge.evaluate_distributed(MPI_COMM_WORLD, batch.data(), nconf, s.box.data(), e_dist.data(),
-                              f_dist.data(), false);
+  flowmap::evaluate_distributed(bridge, MPI_COMM_WORLD, batch.data(), nconf, s.box.data(), 0,
+                                e_dist.data(), f_dist.data(), false);
   EXPECT_EQ(e_local, e_dist);
   EXPECT_EQ(f_local, f_dist);
   EXPECT_NE(e_local[0], e_local[1]);
@@ -222,8 +224,8 @@ TEST(EnergyBridge, DistributedEqualsLocal)
     for (double length : s.box) boxes.push_back(scale * length);
   }
   std::vector<double> e_boxes(nconf);
-  bridge.evaluate_distributed_per_box(MPI_COMM_WORLD, scaled.data(), nconf, boxes.data(),
-                                      e_boxes.data(), nullptr, false);
+  flowmap::evaluate_distributed(bridge, MPI_COMM_WORLD, scaled.data(), nconf, boxes.data(),
+                                s.dimension, e_boxes.data(), nullptr, false);
   for (int c = 0; c < nconf; ++c) {
     double e = 0.0;
     bridge.evaluate(&scaled[c * nd], 1, &boxes[c * s.dimension], &e, nullptr, false);
@@ -608,10 +610,10 @@ TEST(EnergyBridgeErrors, DistributedErrorReachesEveryRank)
   std::vector<double> boxes = {s.box[0], s.box[1], 0.0, s.box[1]};
   std::vector<double> e(2);
   try {
-    bridge.evaluate_distributed_per_box(MPI_COMM_WORLD, batch.data(), 2, boxes.data(), e.data(),
-                                        nullptr, false);
-    ADD_FAILURE() << "expected FlowMapBridgeError";
-  } catch (FlowMapBridgeError &err) {
+    flowmap::evaluate_distributed(bridge, MPI_COMM_WORLD, batch.data(), 2, boxes.data(), 2,
+                                  e.data(), nullptr, false);
+    ADD_FAILURE() << "expected CollectiveError";
+  } catch (flowmap::CollectiveError &err) {
     EXPECT_THAT(err.what(), HasSubstr("box length 0 along axis 0"));
   }
 }

@@ -3,6 +3,7 @@
 // equal finite differences, a restarted run equals an uninterrupted one, 1 and 2 ranks and 1
 // and 2 partitions train the same model, and a short training run beats the identity.
 #include "fix_flowmap.h"
+#include "fix_flowmap_settings.h"
 #include "flowmap_dump_reader.h"
 #include "flowmap_energy_function.h"
 #include "flowmap_lammps_bridge.h"
@@ -18,6 +19,8 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -220,6 +223,42 @@ TEST_F(FixFlowMapErrors, Syntax)
               HasSubstr("direction must be forward"));
 }
 
+// The keyword table drives parsing and defaults; the command page must list the same keywords
+// in its Syntax section and state each default the table sets in its Default section.
+TEST(FixFlowMapSettings, KeywordTableMatchesTheDocumentation)
+{
+  std::ifstream in(std::string(FLOWMAP_SOURCE_DIR) + "/doc/fix_flowmap.rst");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string page = text.str();
+  const auto syntax_at = page.find("Syntax\n"), examples_at = page.find("Examples\n");
+  const auto default_at = page.find("Default\n\"\"\"");
+  ASSERT_NE(syntax_at, std::string::npos);
+  ASSERT_NE(examples_at, std::string::npos);
+  ASSERT_NE(default_at, std::string::npos);
+
+  std::set<std::string> documented;
+  const std::regex keyword_line(R"(^\s+((\*\w+\*,?\s*)+)values?\b)"), name(R"(\*(\w+)\*)");
+  std::istringstream syntax(page.substr(syntax_at, examples_at - syntax_at));
+  for (std::string line; std::getline(syntax, line);) {
+    std::smatch match;
+    if (!std::regex_search(line, match, keyword_line)) continue;
+    const std::string names = match[1];
+    for (std::sregex_iterator it(names.begin(), names.end(), name), end; it != end; ++it)
+      documented.insert((*it)[1]);
+  }
+  std::set<std::string> table;
+  for (const auto &k : LAMMPS_NS::flowmap_keywords()) table.insert(k.name);
+  EXPECT_EQ(documented, table);
+
+  // the Default section with its line breaks as spaces
+  std::string defaults = page.substr(default_at);
+  std::replace(defaults.begin(), defaults.end(), '\n', ' ');
+  for (const auto &k : LAMMPS_NS::flowmap_keywords())
+    if (!k.doc_default.empty())
+      EXPECT_THAT(defaults, HasSubstr(k.doc_default)) << "keyword " << k.name;
+}
+
 TEST_F(FixFlowMapErrors, FixModify)
 {
   command(fix_flowmap("f", 10, "arch tiny"));
@@ -278,7 +317,7 @@ TEST_F(FixFlowMapErrors, NonPeriodicBox)
   commands(lines);
   commands(kWcaLines);
   command(fix_flowmap("f", 10, "arch tiny"));
-  EXPECT_THAT(error("run 0"), HasSubstr("needs a box periodic in every dimension"));
+  EXPECT_THAT(error("run 0"), HasSubstr("box must be periodic in every direction"));
 }
 
 TEST_F(FixFlowMapErrors, AtomCountOrBoxChangedMidRun)

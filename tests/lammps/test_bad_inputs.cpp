@@ -6,6 +6,7 @@
 #include "flowmap_model.h"
 #include "flowmap_model_file.h"
 #include "lammps_fixture.h"
+#include "input_text.h"
 
 #include <cmath>
 #include <cstdio>
@@ -20,27 +21,13 @@ using flowmap_test::LammpsRunner;
 using flowmap_test::world_rank;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using flowmap_test::kWcaLines;
+using flowmap_test::kLjLines;
+using flowmap_test::quoted;
+using flowmap_test::number;
 
 namespace {
 
-const std::vector<std::string> kWcaLines = {"pair_style lj/cut 1.122462048309373",
-                                            "pair_coeff * * 1.0 1.0", "pair_modify shift yes"};
-const std::vector<std::string> kLjLines = {"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0 2.5",
-                                           "pair_modify shift yes"};
-
-std::string quoted(const std::vector<std::string> &lines)
-{
-  std::string s;
-  for (const auto &l : lines) s += " \"" + l + "\"";
-  return s;
-}
-
-std::string number(double v)
-{
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 
 constexpr int kSide = 5;    // 25 particles on a square lattice
 constexpr double kDensity = 0.735;

@@ -4,6 +4,7 @@
 #include "flowmap_weight_accumulator.h"
 #include "flowmap_weights.h"
 #include "lammps_fixture.h"
+#include "input_text.h"
 
 #include "library.h"
 
@@ -19,6 +20,7 @@ using namespace LAMMPS_NS;
 using flowmap_test::LammpsRunner;
 using flowmap_test::LammpsTest;
 using flowmap_test::world_rank;
+using flowmap_test::number;
 
 namespace {
 
@@ -54,13 +56,6 @@ std::vector<std::string> wca_system(const std::string &boundary = "p p p")
           "fix plane all enforce2d",
           "timestep 0.005",
           "thermo_modify norm no"};
-}
-
-std::string number(double v)
-{
-  char buf[32];
-  snprintf(buf, sizeof(buf), "%.17g", v);
-  return buf;
 }
 
 std::vector<std::vector<double>> read_table(const std::string &path)

@@ -10,6 +10,7 @@
 #include "flowmap_model_file.h"
 #include "flowmap_weights.h"
 #include "lammps_fixture.h"
+#include "input_text.h"
 
 #include "modify.h"
 
@@ -32,27 +33,13 @@ using flowmap_test::world_rank;
 using flowmap_test::world_size;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using flowmap_test::kWcaLines;
+using flowmap_test::kLjLines;
+using flowmap_test::quoted;
+using flowmap_test::number;
 
 namespace {
 
-const std::vector<std::string> kWcaLines = {"pair_style lj/cut 1.122462048309373",
-                                            "pair_coeff * * 1.0 1.0", "pair_modify shift yes"};
-const std::vector<std::string> kLjLines = {"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0 2.5",
-                                           "pair_modify shift yes"};
-
-std::string quoted(const std::vector<std::string> &lines)
-{
-  std::string s;
-  for (const auto &l : lines) s += " \"" + l + "\"";
-  return s;
-}
-
-std::string number(double v)
-{
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 
 constexpr int kSide = 5;    // 25 particles: the LJ cutoff 2.5 stays below half the box
 constexpr double kDensity = 0.735;

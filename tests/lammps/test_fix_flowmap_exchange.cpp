@@ -10,6 +10,7 @@
 #include "flowmap_random_stream.h"
 #include "flowmap_weights.h"
 #include "lammps_fixture.h"
+#include "input_text.h"
 
 #include "modify.h"
 
@@ -30,32 +31,18 @@ using flowmap_test::LammpsRunner;
 using flowmap_test::world_rank;
 using flowmap_test::world_size;
 using ::testing::HasSubstr;
+using flowmap_test::kWcaLines;
+using flowmap_test::kLjLines;
+using flowmap_test::quoted;
+using flowmap_test::number;
 
 namespace {
 
-const std::vector<std::string> kWcaLines = {"pair_style lj/cut 1.122462048309373",
-                                            "pair_coeff * * 1.0 1.0", "pair_modify shift yes"};
-const std::vector<std::string> kLjLines = {"pair_style lj/cut 2.5", "pair_coeff * * 1.0 1.0",
-                                           "pair_modify shift yes"};
 constexpr int kSide = 5, kAtoms = kSide * kSide;
 // Different densities, so that the exchange also scales between the boxes.
 constexpr double kDensitySource = 0.735, kDensityTarget = 0.70;
 constexpr double kTemperatureSource = 2.0, kTemperatureTarget = 1.0;
 constexpr double kTimestep = 0.005;
-
-std::string quoted(const std::vector<std::string> &lines)
-{
-  std::string s;
-  for (const auto &l : lines) s += " \"" + l + "\"";
-  return s;
-}
-
-std::string number(double v)
-{
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 
 double box_length(double density, int side = kSide)
 {

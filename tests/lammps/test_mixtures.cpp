@@ -9,6 +9,7 @@
 #include "flowmap_model_file.h"
 #include "flowmap_weights.h"
 #include "lammps_fixture.h"
+#include "input_text.h"
 
 #include <cmath>
 #include <cstdio>
@@ -22,6 +23,8 @@ using flowmap_test::bare_message;
 using flowmap_test::LammpsRunner;
 using flowmap_test::world_rank;
 using ::testing::HasSubstr;
+using flowmap_test::quoted;
+using flowmap_test::number;
 
 namespace {
 
@@ -31,20 +34,6 @@ const std::vector<std::string> kMixture = {
     "pair_coeff 2 2 0.5 0.88 2.2", "pair_modify shift yes"};
 constexpr double kDensity = 0.9, kHot = 2.0, kCold = 1.5;
 constexpr int kAtoms = 25;
-
-std::string quoted(const std::vector<std::string> &lines)
-{
-  std::string s;
-  for (const auto &l : lines) s += " \"" + l + "\"";
-  return s;
-}
-
-std::string number(double v)
-{
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 
 double box_length()
 {

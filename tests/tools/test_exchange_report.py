@@ -14,27 +14,10 @@ import unittest
 
 import numpy as np
 
-BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench")
-sys.path.insert(0, BENCH)
+from report_fixtures import BENCH, ar1, write  # noqa: E402  (puts bench/ on the path)
 import exchange_report  # noqa: E402
 
 TOOL = os.path.join(BENCH, "exchange_report.py")
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def ar1(phi, n, seed):
-    rng = np.random.default_rng(seed)
-    x = np.empty(n)
-    x[0] = rng.standard_normal()
-    noise = rng.standard_normal(n) * math.sqrt(1.0 - phi * phi)
-    for t in range(1, n):
-        x[t] = phi * x[t - 1] + noise[t]
-    return x
 
 
 def triangular_lattice(columns, rows, spacing):

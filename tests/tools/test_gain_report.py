@@ -10,19 +10,15 @@ import sys
 import tempfile
 import unittest
 
-TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
-                    "gain_report.py")
+from report_fixtures import BENCH, write
+
+TOOL = os.path.join(BENCH, "gain_report.py")
 
 
 def run(*args):
     return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True,
                           check=False)
 
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def sets_file(rows):
@@ -144,7 +140,7 @@ class GainReport(unittest.TestCase):
         self.assertIn("eval_30", result.stderr)
 
 
-BENCH = os.path.join(os.path.dirname(TOOL), "bench_gain.sh")
+BENCH_GAIN = os.path.join(BENCH, "bench_gain.sh")
 
 
 class SkipTraining(unittest.TestCase):
@@ -161,7 +157,7 @@ class SkipTraining(unittest.TestCase):
 
     def bench(self, minutes):
         env = dict(os.environ, SKIP_TRAINING="1", OUT=self.out, BUILD=self.tmp.name)
-        return subprocess.run(["sh", BENCH, "I", minutes], capture_output=True, text=True,
+        return subprocess.run(["sh", BENCH_GAIN, "I", minutes], capture_output=True, text=True,
                               env=env, check=False, timeout=60)
 
     def test_missing_snapshot_is_named_and_fails(self):

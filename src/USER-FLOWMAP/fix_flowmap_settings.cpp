@@ -91,6 +91,17 @@ std::vector<FlowMapKeyword> make_table()
       {"precision", 1,
        [](Args &a, Settings &s) { s.flow.precision = a.choice({"float32", "float64"}); },
        "float32", ""},
+      {"device", 1,
+       [](Args &a, Settings &s) {
+         const std::string name = a.word();
+         try {
+           flowmap::device_from_name(name);
+         } catch (const std::invalid_argument &e) {
+           a.instance()->error->all(FLERR, "Fix flowmap device: {}", e.what());
+         }
+         s.flow.device = name;
+       },
+       "cpu", ""},
       {"batch", 1, [](Args &a, Settings &s) { s.session.training.batch_size = a.positive_int(); },
        "128", ""},
       {"lr", 1, [](Args &a, Settings &s) { s.session.training.learning_rate = a.positive_real(); },

@@ -110,6 +110,12 @@ FlowImpl::FlowImpl(const FlowOptions &options, const InternalSpecies &species) :
   to(options_.device, options_.dtype);
 }
 
+void FlowImpl::to_device(torch::Device device)
+{
+  options_.device = device;
+  to(device);
+}
+
 torch::Tensor FlowImpl::prepare(const torch::Tensor &u) const
 {
   if (!u.defined() || u.dim() != 3 || u.size(1) != options_.num_particles - 1 ||

@@ -34,6 +34,8 @@ class FlowImpl : public torch::nn::Module {
   FlowResult inverse(const torch::Tensor &u);
 
   const FlowOptions &options() const { return options_; }
+  // Moves the parameters and buffers to device; inputs follow them there.
+  void to_device(torch::Device device);
   const std::vector<Coupling> &couplings() const { return couplings_; }
   const InternalSpecies &species() const { return species_; }
 

@@ -149,4 +149,29 @@ torch::Dtype dtype_from_name(const std::string &name)
   throw std::invalid_argument("unknown dtype '" + name + "'; valid: float32, float64");
 }
 
+torch::Device device_from_name(const std::string &name)
+{
+  if (name == "cpu") return torch::kCPU;
+  if (name.rfind("cuda", 0) != 0)
+    throw std::invalid_argument("unknown device '" + name + "'; valid: cpu, cuda, cuda:K");
+  std::int64_t index = 0;
+  if (name.size() > 4) {
+    const auto digits = name.substr(5);
+    if (name[4] != ':' || digits.empty() ||
+        digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 4)
+      throw std::invalid_argument("unknown device '" + name + "'; valid: cpu, cuda, cuda:K");
+    index = std::stoll(digits);
+  }
+  if (!torch::cuda::is_available())
+    throw std::invalid_argument("device " + name + " needs a LibTorch built with CUDA and a "
+                                "visible NVIDIA GPU; the LibTorch of this build has no usable "
+                                "CUDA device (use device cpu, the default, or rebuild against a "
+                                "CUDA LibTorch as doc/install.md describes)");
+  const auto count = static_cast<std::int64_t>(torch::cuda::device_count());
+  if (index >= count)
+    throw std::invalid_argument("device " + name + ": this process sees " +
+                                std::to_string(count) + " CUDA device(s), numbered from 0");
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(index)};
+}
+
 }    // namespace flowmap

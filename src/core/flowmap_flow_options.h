@@ -87,6 +87,10 @@ CouplingSplit split_from_name(const std::string &name);
 std::string dtype_name(torch::Dtype dtype);
 torch::Dtype dtype_from_name(const std::string &name);
 
+// "cpu", or "cuda" / "cuda:K" where this LibTorch has CUDA and sees that GPU;
+// std::invalid_argument saying why otherwise (a CPU-only LibTorch, no GPU, a bad index).
+torch::Device device_from_name(const std::string &name);
+
 }    // namespace flowmap
 
 #endif

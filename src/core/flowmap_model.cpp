@@ -49,6 +49,12 @@ FlowModel::FlowModel(const FlowOptions &options, const ModelMetadata &metadata,
   }
 }
 
+void FlowModel::to_device(torch::Device device)
+{
+  options_.device = device;
+  flow_->to_device(device);
+}
+
 MappedConfigurations FlowModel::map(const torch::Tensor &x, const torch::Tensor &reference,
                                     const torch::Tensor &symmetry, bool inverse)
 {

@@ -60,6 +60,11 @@ class FlowModel {
   MappedConfigurations inverse(const torch::Tensor &x_target, const torch::Tensor &reference,
                                const torch::Tensor &symmetry = {});
 
+  // Runs the network on device from now on (every copy: they share the module). Positions,
+  // log-determinants and the coordinate transform stay in float64 on the device of the input,
+  // so callers hand in and get back CPU tensors whatever the network's device.
+  void to_device(torch::Device device);
+
   // The same underlying module for every copy of a FlowModel (LibTorch holder semantics).
   Flow &flow() { return flow_; }
   const Flow &flow() const { return flow_; }

@@ -70,8 +70,11 @@ class Checksum {
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
 };
 
-std::string canonical(const FlowOptions &o, const ModelMetadata &m)
+std::string canonical(const FlowOptions &options, const ModelMetadata &m)
 {
+  // A model file has no device: the same flow trained on a GPU or on the CPU has the same text.
+  auto o = options;
+  o.device = torch::kCPU;
   std::ostringstream s;
   s.precision(17);
   s << o.describe() << ' ' << o.min_bin_size << ' ' << o.min_derivative << '|' << m.units << '|'
@@ -387,13 +390,15 @@ void save_model(const FlowModel &model, const std::string &path)
   save_archive(archive, path, "model file");
 }
 
+// Every archive is read onto the CPU, wherever its tensors were: a file written by a run with
+// the network on a GPU reads on a machine without one, and the reader moves what it needs.
 InputArchive load_archive(const std::string &path)
 {
   std::FILE *file = std::fopen(path.c_str(), "rb");
   if (!file) throw ModelFileError("cannot open model file '" + path + "': " + system_error(errno));
   std::fclose(file);
   InputArchive archive;
-  read_archive([&] { archive.load_from(path); }, "model file '" + path + "'");
+  read_archive([&] { archive.load_from(path, torch::Device(torch::kCPU)); }, "model file '" + path + "'");
   return archive;
 }
 
@@ -401,7 +406,7 @@ InputArchive load_archive_bytes(const std::string &bytes, const std::string &ori
 {
   std::istringstream stream(bytes);
   InputArchive archive;
-  read_archive([&] { archive.load_from(stream); }, origin);
+  read_archive([&] { archive.load_from(stream, torch::Device(torch::kCPU)); }, origin);
   return archive;
 }
 

@@ -38,6 +38,7 @@ FlowOptions flow_options(const FlowRecipe &recipe, std::int64_t num_particles,
   auto options = FlowOptions::preset(recipe.arch, num_particles, dimension);
   for (const auto &size : recipe.sizes) options.size(size.first) = size.second;
   options.dtype = dtype_from_name(recipe.precision);
+  options.device = device_from_name(recipe.device);
   if (!recipe.split.empty()) options.split = split_from_name(recipe.split);
   options.validate();
   return options;
@@ -67,7 +68,7 @@ SessionStart load_session(torch::serialize::InputArchive &archive, const std::st
                           EnergyModel &target)
 {
   const auto &states = plan.states;
-  const auto model = read_model(archive, origin);
+  auto model = read_model(archive, origin);
   check_model_matches(model, states.num_particles, states.dimension, states.source_box,
                       states.target_box);
   try {
@@ -96,6 +97,8 @@ SessionStart load_session(torch::serialize::InputArchive &archive, const std::st
                              "recorded them), so its flow is type-blind on this mixture (" +
                              plan.species.describe() + "); the weights stay exact, but it was "
                              "not trained for this mixture");
+  // Before the session: its optimizer takes the parameters where they are.
+  model.to_device(device_from_name(plan.flow.device));
   start.session = make_session(model, plan, source, target);
   if (restore_training) start.resumed = start.session->read_training_state(archive);
   return start;

@@ -30,6 +30,7 @@ struct FlowRecipe {
   std::vector<std::pair<std::string, std::int64_t>> sizes;
   std::string split;               // "component" or "particle"; empty: the preset's
   std::string precision = "float32";
+  std::string device = "cpu";      // of the network, for a new and for a loaded flow
 };
 
 // The FlowOptions of a recipe for N particles in d dimensions, validated;

@@ -149,7 +149,7 @@ StepReport Trainer::step(const FramePool *source_frames, const FramePool *target
   flat.reserve(parameters_.size() + 1);
   for (const auto &p : parameters_)
     flat.push_back(p.grad().defined() && finite_here
-                       ? p.grad().detach().to(torch::kFloat64).reshape({-1})
+                       ? p.grad().detach().to(torch::kCPU, torch::kFloat64).reshape({-1})
                        : torch::zeros({p.numel()}, torch::kFloat64));
   flat.push_back(torch::tensor({finite_here ? kld.item<double>() : 0.0,
                                 finite_here ? nll.item<double>() : 0.0, finite_here ? 0.0 : 1.0},
@@ -178,7 +178,8 @@ StepReport Trainer::step(const FramePool *source_frames, const FramePool *target
   std::int64_t offset = 0;
   for (auto &p : parameters_) {
     const auto n = p.numel();
-    p.mutable_grad() = gradient.narrow(0, offset, n).view(p.sizes()).to(p.dtype()).clone();
+    p.mutable_grad() =
+        gradient.narrow(0, offset, n).view(p.sizes()).to(p.device(), p.scalar_type()).clone();
     offset += n;
   }
   for (auto &group : optimizer_->param_groups())
@@ -272,8 +273,9 @@ void Trainer::write(torch::serialize::OutputArchive &archive) const
   // live parameters are kept here.
   for (std::size_t i = 0; i < averaged_.size(); ++i) {
     // copies, for the reason given in write_model()
-    archive.write("averaged" + std::to_string(i), averaged_[i].clone());
-    archive.write("live" + std::to_string(i), parameters_[i].detach().clone());
+    archive.write("averaged" + std::to_string(i), averaged_[i].to(torch::kCPU, false, true));
+    archive.write("live" + std::to_string(i),
+                  parameters_[i].detach().to(torch::kCPU, false, true));
   }
 }
 
@@ -282,6 +284,18 @@ void Trainer::read(torch::serialize::InputArchive &archive)
   torch::serialize::InputArchive optimizer;
   archive.read("optimizer", optimizer);
   optimizer_->load(optimizer);
+  // The moments come back on the device they were saved from; the step needs them beside
+  // their parameters (a state written by a CPU run resumed with device cuda, or back).
+  for (const auto &p : parameters_) {
+    // keyed as LibTorch keys it, by the address of the parameter's implementation
+    const auto found = optimizer_->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    if (found == optimizer_->state().end()) continue;
+    auto &moments = static_cast<torch::optim::AdamParamState &>(*found->second);
+    moments.exp_avg(moments.exp_avg().to(p.device()));
+    moments.exp_avg_sq(moments.exp_avg_sq().to(p.device()));
+    if (moments.max_exp_avg_sq().defined())
+      moments.max_exp_avg_sq(moments.max_exp_avg_sq().to(p.device()));
+  }
   torch::Tensor state, counters;
   archive.read("generator", state);
   generator_.set_state(state);

@@ -72,6 +72,29 @@ TEST(SessionFactory, RecipeIsThePresetWithItsOverrides)
               HasSubstr("unknown flow size 'depth'; valid: blocks, bins, frequencies"));
 }
 
+TEST(SessionFactory, DeviceIsTheCpuOrAUsableCudaDevice)
+{
+  FlowRecipe recipe;
+  recipe.arch = "tiny";
+  EXPECT_EQ(flow_options(recipe, 6, 2).device, torch::Device(torch::kCPU));
+  for (const std::string bad : {"gpu", "cuda:", "cuda:x", "cuda0", "cuda:99999", "CPU"})
+    EXPECT_THAT(error_of([&] { device_from_name(bad); }),
+                HasSubstr("unknown device '" + bad + "'; valid: cpu, cuda, cuda:K"));
+  if (torch::cuda::is_available()) {
+    EXPECT_EQ(device_from_name("cuda:0"), torch::Device(torch::kCUDA, 0));
+    const auto beyond = "cuda:" + std::to_string(torch::cuda::device_count());
+    EXPECT_THAT(error_of([&] { device_from_name(beyond); }), HasSubstr("CUDA device(s)"));
+  } else {
+    // the CPU-only LibTorch of Debian: a clear refusal, not a LibTorch exception later
+    recipe.device = "cuda";
+    EXPECT_THAT(error_of([&] { flow_options(recipe, 6, 2); }),
+                HasSubstr("device cuda needs a LibTorch built with CUDA and a visible NVIDIA "
+                          "GPU"));
+    EXPECT_THAT(error_of([&] { device_from_name("cuda:1"); }),
+                HasSubstr("device cuda:1 needs a LibTorch built with CUDA"));
+  }
+}
+
 TEST(SessionFactory, NewSessionIsSeededAndTheSameEverywhere)
 {
   ToySystem toy;

@@ -207,6 +207,15 @@ TEST_F(BadInput, PoolSmallerThanBatchIsRefused)
               HasSubstr("pool 10 is smaller than batch 16"));
 }
 
+TEST_F(BadInput, UnknownOrUnavailableDeviceIsRefused)
+{
+  EXPECT_THAT(error(fix_flowmap("f", "arch tiny device gpu")),
+              HasSubstr("Fix flowmap device: unknown device 'gpu'; valid: cpu, cuda, cuda:K"));
+  if (!torch::cuda::is_available())
+    EXPECT_THAT(error(fix_flowmap("f", "arch tiny device cuda")),
+                HasSubstr("Fix flowmap device: device cuda needs a LibTorch built with CUDA"));
+}
+
 TEST_F(BadInput, TwoFixesWithTheSameSaveFileAreRefused)
 {
   commands({fix_flowmap("a", "arch tiny save same.flow"),

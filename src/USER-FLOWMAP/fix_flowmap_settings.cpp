@@ -178,6 +178,7 @@ std::vector<FlowMapKeyword> make_table()
       {"threads", 1, [](Args &a, Settings &s) { s.threads = a.positive_int(); }, "",
        "threads = LAMMPS's OpenMP threads per rank"},
       {"mapbatch", 1, [](Args &a, Settings &s) { s.map_batch = a.positive_int(); }, "64", ""},
+      {"cache", 1, [](Args &a, Settings &s) { s.tensor_cache = a.yes_no(); }, "yes", ""},
   };
   table.insert(table.end(), rest.begin(), rest.end());
   for (auto &k : table)

@@ -39,6 +39,7 @@ struct FlowMapSettings {
   int print_every = 0;
   double core = -1.0;                    // < 0: the units' default
   int threads = 0;                       // 0: LAMMPS's OpenMP threads per rank
+  bool tensor_cache = true;              // LibTorch's CPU tensors through the caching allocator
   bool resume = true;
   int map_batch = 0;                     // frames mapped together in map mode
 };

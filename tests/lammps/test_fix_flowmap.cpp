@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <regex>
@@ -208,6 +209,7 @@ TEST_F(FixFlowMapErrors, Syntax)
   EXPECT_THAT(error(fix_flowmap("f", 10, "density -0.7")), HasSubstr("density must be > 0"));
   EXPECT_THAT(error(fix_flowmap("f", 10, "direction sideways")),
               HasSubstr("direction must be forward"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "cache maybe")), HasSubstr("cache must be yes or no"));
 }
 
 // The keyword table drives parsing and defaults; the command page must list the same keywords
@@ -713,6 +715,27 @@ TEST(FixFlowMap, StepsZeroOnlyCollectsFrames)
   EXPECT_EQ(r.equal_variable("pool"), 50.0);    // 60 frames, 10 held out
   r.commands({"fix_modify f steps 1", "rerun " + frames.source + " first 1200 dump x y"});
   EXPECT_EQ(r.equal_variable("steps"), 60.0);
+}
+
+// LibTorch's tensors go through the caching allocator unless cache no; the log says which. (That
+// the cache leaves every result bit-identical is tested in the core, test_tensor_cache.)
+TEST(FixFlowMap, TensorCacheIsOnByDefaultAndSaysSo)
+{
+  const auto &frames = Frames::get();
+  const std::string log = "tensor_cache.log";
+  {
+    LammpsRunner r;
+    r.load_plugin();
+    r.command("log " + log);
+    r.commands(system_lines());
+    r.commands(kWcaLines);
+    r.commands({fix_flowmap("f", 20, "arch tiny batch 16 holdout 10 frames " + frames.target),
+                "run 0", "log none"});
+  }
+  if (world_rank() != 0) return;
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("torch threads per rank, tensor cache on;"));
 }
 
 TEST(FixFlowMap, SameSeedSameModel)

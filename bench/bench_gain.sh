@@ -9,8 +9,9 @@
 #      target sample via the flow, via identity reweighting and via target MD itself, all
 #      from the same runs.
 # Usage: bench/bench_gain.sh [system (I)] [minutes ("5 15 30 60")] [frames (50000)]
-# BUILD selects the build folder (default build), OUT the results folder (default
-# bench/out/gain_<system>, kept), FLOWARGS extra fix flowmap keywords for the training, SETS
+# BUILD selects the build folder (default build), NATOMS the number of disks (default 32, the
+# study's; bench_scaling.sh sets it), OUT the results folder (default
+# bench/out/gain_<system>, or gain_<system>_N<natoms> for another N; kept), FLOWARGS extra fix flowmap keywords for the training, SETS
 # the number of independent sets of frames per direction for the last snapshot (default 1;
 # the study's protocol is 10): its row then gives the mean RESS over the sets +- the
 # standard error, and the ratio of the means. SKIP_TRAINING=1 evaluates the snapshots an
@@ -26,16 +27,21 @@ build=$(cd "${BUILD:-$root/build}" && pwd)
 system=${1:-I}
 minutes=${2:-5 15 30 60}
 frames=${3:-50000}
-out=${OUT:-$here/out/gain_$system}
+natoms=${NATOMS:-32}
+if [ "$natoms" = 32 ]; then out=${OUT:-$here/out/gain_$system}
+else out=${OUT:-$here/out/gain_${system}_N$natoms}; fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)    # the evaluations run in subfolders
 python=${PYTHON:-/usr/bin/python3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-lmp() { mpirun -np 2 "$build/lammps/lmp" -var plugin "$build/flowmapplugin.so" \
-  -var inputs "$root/examples/lammps_inputs" -var tools "$root/tools" "$@"; }
+# The training's peak resident memory (the largest rank) goes to peak_memory.txt where GNU
+# time is installed.
+timed=
+lmp() { $timed mpirun -np 2 "$build/lammps/lmp" -var plugin "$build/flowmapplugin.so" \
+  -var inputs "$root/examples/lammps_inputs" -var tools "$root/tools" -var natoms "$natoms" "$@"; }
 
 cd "$out"
-echo "bench_gain: system $system, budgets $minutes min, $frames frames per evaluation;" \
+echo "bench_gain: system $system, N $natoms, budgets $minutes min, $frames frames per evaluation;" \
   "load $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores; results in $out"
 if [ -n "${SKIP_TRAINING:-}" ]; then
   for m in $minutes; do
@@ -44,8 +50,10 @@ if [ -n "${SKIP_TRAINING:-}" ]; then
         "train.log from an earlier run" >&2; exit 1; }
   done
 else
-  lmp -in "$here/in.bench_gain" -var system "$system" -var minutes "$minutes" -log train.log \
-    -var flowargs "${FLOWARGS:-}" -screen none
+  [ -x /usr/bin/time ] && timed="/usr/bin/time -o peak_memory.txt -f %M"
+  lmp -in "$here/in.bench_gain" -var system "$system" -var minutes "$minutes" \
+    -log train.log -var flowargs "${FLOWARGS:-}" -screen none
+  timed=
 fi
 grep '^BENCH' train.log
 

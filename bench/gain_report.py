@@ -5,6 +5,13 @@
                                          per direction; mean +- standard error over sets)
     gain_report.py costs OUT MINUTES     mapping throughput and CPU time per effective target
                                          sample via the flow, identity weights and target MD
+    gain_report.py scale OUT MINUTES NATOMS
+                                         one row of bench_scaling.sh: per-particle figures
+                                         (-ln RESS / N, KL gain / N), seconds per optimizer
+                                         step and the training's peak memory
+    gain_report.py scaleplot PNG MINUTES OUT_N=N [OUT_N=N ...]
+                                         -ln(RESS)/N of identity and flow against N, both
+                                         directions, one line per training budget
     gain_report.py sidefile OUT SYSTEM MINUTES COMMIT [--budgets B] [--flowargs F]
                                          the side file of a shipped flow (potentials/*.txt)
 
@@ -13,6 +20,7 @@ OUT is a bench_gain.sh results folder: train.log (its BENCH lines) and eval_<MIN
 """
 import argparse
 import datetime
+import math
 import os
 import re
 import sys
@@ -159,6 +167,67 @@ def costs(args):
           f" inefficiency of U_B {g:.2f} frames)")
 
 
+SCALE_HEADER = ("%-5s %7s %6s %7s   %-26s %-26s %7s" %
+                ("N", "minutes", "steps", "s/step", "A->B: -lnR/N id, flow, KL/N",
+                 "B->A: -lnR/N id, flow, KL/N", "MB"))
+
+
+def scale(args):
+    # For a fixed mismatch per particle, ln RESS falls linearly in N, so the figures that can
+    # be compared across N are per particle: -ln(RESS) / N of the identity and of the flow,
+    # and the KL gain (mean log-weight of the flow minus the identity's) per particle.
+    n = int(args.natoms)
+    steps = int(steps_of(args.out, args.minutes))
+    cells = [str(n), args.minutes, str(steps),
+             f"{60.0 * float(args.minutes) / steps:.3f}" if steps else "-"]
+    for direction in ("forward", "inverse"):
+        v = sets(args.out, args.minutes, direction)
+        per_particle = [-math.log(v[:, column].mean()) / n
+                        for column in (SET_RESS_IDENTITY, SET_RESS)]
+        cells.append("%8.4f %8.4f %8.4f" % (*per_particle,
+                                            kl_gain(args.out, args.minutes, direction) / n))
+    memory = os.path.join(args.out, "peak_memory.txt")
+    # GNU time's maximum resident set size, kB, of the largest training process
+    cells.append(f"{int(open(memory).read().split()[-1]) / 1024:.0f}"
+                 if os.path.exists(memory) else "-")
+    print("%-5s %7s %6s %7s   %-26s %-26s %7s" % tuple(cells))
+
+
+def per_particle_ress(out, minutes, natoms, direction, column):
+    return -math.log(sets(out, minutes, direction)[:, column].mean()) / natoms
+
+
+def scaleplot(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = []
+    for item in args.runs:
+        folder, _, natoms = item.rpartition("=")
+        if not folder or not natoms.isdigit():
+            fail(f"expected OUT=N (a bench_gain.sh folder and its particle count), got {item}")
+        runs.append((folder, int(natoms)))
+    runs.sort(key=lambda run: run[1])
+    counts = [n for _, n in runs]
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    for axis, direction, title in zip(axes, ("forward", "inverse"), ("A->B", "B->A")):
+        axis.plot(counts, [per_particle_ress(o, args.minutes.split()[0], n, direction,
+                                             SET_RESS_IDENTITY) for o, n in runs],
+                  "k--o", label="identity")
+        for m in args.minutes.split():
+            axis.plot(counts, [per_particle_ress(o, m, n, direction, SET_RESS)
+                               for o, n in runs], "-o", label=f"flow, {m} min")
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(counts, [str(n) for n in counts])
+        axis.set_xlabel("N")
+        axis.set_title(f"system I {title}")
+    axes[0].set_ylabel("-ln(RESS) / N")
+    axes[1].legend()
+    figure.tight_layout()
+    figure.savefig(args.png, dpi=100)
+    print(f"gain_report.py: wrote {args.png}")
+
+
 def sidefile(args):
     forward, inverse = sets(args.out, args.minutes, "forward"), sets(args.out, args.minutes,
                                                                      "inverse")
@@ -197,6 +266,17 @@ def main():
         p.add_argument("out")
         p.add_argument("minutes")
         p.set_defaults(func=func)
+    p = commands.add_parser("scale")
+    p.add_argument("out")
+    p.add_argument("minutes")
+    p.add_argument("natoms")
+    p.add_argument("--header", action="store_true", help="print the column names first")
+    p.set_defaults(func=lambda a: (print(SCALE_HEADER) if a.header else None, scale(a)))
+    p = commands.add_parser("scaleplot")
+    p.add_argument("png")
+    p.add_argument("minutes", help='the training budgets, e.g. "15 60"')
+    p.add_argument("runs", nargs="+", metavar="OUT=N")
+    p.set_defaults(func=scaleplot)
     p = commands.add_parser("sidefile")
     p.add_argument("out")
     p.add_argument("system", choices=sorted(SYSTEMS))

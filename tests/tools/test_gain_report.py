@@ -134,6 +134,34 @@ class GainReport(unittest.TestCase):
         self.assertIn("(standard error over set pairs)", line)
         self.assertNotIn("WARNING", result.stdout)
 
+    def test_scale_row_is_per_particle(self):
+        write(f"{self.out}/peak_memory.txt", "204800\n")
+        result = run("scale", self.out, "60", "64", "--header")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        header, cells = result.stdout.splitlines()[0], result.stdout.splitlines()[1].split()
+        self.assertIn("-lnR/N", header)
+        self.assertEqual(cells[:3], ["64", "60", "1234"])
+        self.assertAlmostEqual(float(cells[3]), 3600 / 1234, places=3)
+        # A->B: mean RESS identity 0.02, flow 0.04; KL gain 1.5 nats (sidefile test above)
+        self.assertAlmostEqual(float(cells[4]), -math.log(0.02) / 64, places=4)
+        self.assertAlmostEqual(float(cells[5]), -math.log(0.04) / 64, places=4)
+        self.assertAlmostEqual(float(cells[6]), 1.5 / 64, places=4)
+        # B->A: identity 0.002, flow 0.02, KL gain 0.5
+        self.assertAlmostEqual(float(cells[7]), -math.log(0.002) / 64, places=4)
+        self.assertAlmostEqual(float(cells[8]), -math.log(0.02) / 64, places=4)
+        self.assertAlmostEqual(float(cells[9]), 0.5 / 64, places=4)
+        self.assertEqual(cells[10], "200")
+
+    def test_scaleplot_writes_a_png_and_refuses_a_run_without_n(self):
+        png = os.path.join(self.out, "scaling.png")
+        result = run("scaleplot", png, "60", f"{self.out}=64", f"{self.out}=32")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(png, "rb") as image:
+            self.assertEqual(image.read(8), b"\x89PNG\r\n\x1a\n")
+        result = run("scaleplot", png, "60", self.out)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("expected OUT=N", result.stderr)
+
     def test_missing_evaluation_is_named_and_fails(self):
         result = run("row", self.out, "30")
         self.assertNotEqual(result.returncode, 0)

@@ -11,7 +11,8 @@
                                          step and the training's peak memory
     gain_report.py scaleplot PNG MINUTES OUT_N=N [OUT_N=N ...]
                                          -ln(RESS)/N of identity and flow against N, both
-                                         directions, one line per training budget
+                                         directions, one line per training budget, with the
+                                         estimate's limit ln(frames)/N; KL gain per particle
     gain_report.py sidefile OUT SYSTEM MINUTES COMMIT [--budgets B] [--flowargs F]
                                          the side file of a shipped flow (potentials/*.txt)
 
@@ -209,20 +210,30 @@ def scaleplot(args):
         runs.append((folder, int(natoms)))
     runs.sort(key=lambda run: run[1])
     counts = [n for _, n in runs]
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    budgets = args.minutes.split()
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for axis, direction, title in zip(axes, ("forward", "inverse"), ("A->B", "B->A")):
-        axis.plot(counts, [per_particle_ress(o, args.minutes.split()[0], n, direction,
-                                             SET_RESS_IDENTITY) for o, n in runs],
-                  "k--o", label="identity")
-        for m in args.minutes.split():
+        # RESS of n frames is at least 1/n, so -ln(RESS)/N cannot exceed ln(n)/N: near that
+        # line the estimate says only that the overlap is below what n frames can resolve.
+        limit = [math.log(frames_per_set(o, budgets[0], sets(o, budgets[0], direction).shape[0]))
+                 / n for o, n in runs]
+        axis.plot(counts, limit, ":", color="grey", label="limit of the estimate, ln(frames)/N")
+        axis.plot(counts, [per_particle_ress(o, budgets[0], n, direction, SET_RESS_IDENTITY)
+                           for o, n in runs], "k--o", label="identity")
+        for m in budgets:
             axis.plot(counts, [per_particle_ress(o, m, n, direction, SET_RESS)
                                for o, n in runs], "-o", label=f"flow, {m} min")
+        axis.set_title(f"system I {title}: -ln(RESS) / N")
+    for m in budgets:
+        for direction, style in (("forward", "-o"), ("inverse", "--s")):
+            axes[2].plot(counts, [kl_gain(o, m, direction) / n for o, n in runs], style,
+                         label=f"{'A->B' if direction == 'forward' else 'B->A'}, {m} min")
+    axes[2].set_title("KL gain per particle (nats)")
+    for axis in axes:
         axis.set_xscale("log", base=2)
         axis.set_xticks(counts, [str(n) for n in counts])
         axis.set_xlabel("N")
-        axis.set_title(f"system I {title}")
-    axes[0].set_ylabel("-ln(RESS) / N")
-    axes[1].legend()
+        axis.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(args.png, dpi=100)
     print(f"gain_report.py: wrote {args.png}")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # How the gain scales with the number of particles (bench/README.md, "Scaling with N"):
-# system I (WCA rho 0.735 T 2 -> LJ rho 0.735 T 1, 2D) at each N, trained and evaluated by
+# system I (WCA rho 0.735 T 2 -> LJ rho 0.735 T 1, 2D; or SYSTEM) at each N, trained and evaluated by
 # bench_gain.sh with fix flowmap's defaults, then one row per N and training budget:
 #   -ln(RESS)/N of the identity and of the flow, the KL gain per particle (both directions),
 #   wall seconds per optimizer step (2 ranks, MD sampling alongside) and the training's peak
@@ -9,26 +9,29 @@
 # at every N keeps -ln(RESS_flow)/N flat while RESS itself falls.
 # Usage: bench/bench_scaling.sh [minutes ("15 60")] [particle counts ("32 64 128")]
 #                               [frames per direction (20000)]
-# BUILD selects the build folder (default build), OUT the results folder (default
-# bench/out/scaling, one subfolder per N, kept; SKIP_TRAINING=1 re-evaluates them). Takes the
+# SYSTEM selects the state pair (default I; liquid3d: the 3D Lennard-Jones liquid, WCA at T 1 ->
+# LJ at T 0.722, density 0.8442), BUILD the build folder (default build), OUT the results
+# folder (default bench/out/scaling, or scaling_<system> for another system; one subfolder per N, kept; SKIP_TRAINING=1 re-evaluates them). Takes the
 # largest budget plus a few minutes of evaluation per budget, for every N.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 minutes=${1:-15 60}
 counts=${2:-32 64 128}
 frames=${3:-20000}
-out=${OUT:-$here/out/scaling}
+system=${SYSTEM:-I}
+if [ "$system" = I ]; then out=${OUT:-$here/out/scaling}
+else out=${OUT:-$here/out/scaling_$system}; fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 python=${PYTHON:-/usr/bin/python3}
 
 for n in $counts; do
-  NATOMS=$n OUT="$out/N$n" sh "$here/bench_gain.sh" I "$minutes" "$frames" > "$out/N$n.txt"
+  NATOMS=$n OUT="$out/N$n" sh "$here/bench_gain.sh" "$system" "$minutes" "$frames" > "$out/N$n.txt"
   echo "bench_scaling: N $n done ($out/N$n.txt)"
 done
 
 echo
-echo "system I, fix flowmap defaults, 2 ranks; $frames frames per direction and evaluation"
+echo "system $system, fix flowmap defaults, 2 ranks; $frames frames per direction and evaluation"
 header=--header
 for n in $counts; do
   for m in $minutes; do

@@ -1,7 +1,8 @@
 #!/bin/sh
 # How the gain scales with the number of particles (bench/README.md, "Scaling with N"):
-# system I (WCA rho 0.735 T 2 -> LJ rho 0.735 T 1, 2D; or SYSTEM) at each N, trained and evaluated by
-# bench_gain.sh with fix flowmap's defaults, then one row per N and training budget:
+# one state pair (SYSTEM, default I: WCA rho 0.735 T 2 -> LJ rho 0.735 T 1 in 2D) at each N,
+# trained and evaluated by bench_gain.sh with fix flowmap's defaults, then one row per N and
+# training budget:
 #   -ln(RESS)/N of the identity and of the flow, the KL gain per particle (both directions),
 #   wall seconds per optimizer step (2 ranks, MD sampling alongside) and the training's peak
 #   memory per process; and a plot of -ln(RESS)/N against N (OUT/scaling.png).
@@ -9,10 +10,11 @@
 # at every N keeps -ln(RESS_flow)/N flat while RESS itself falls.
 # Usage: bench/bench_scaling.sh [minutes ("15 60")] [particle counts ("32 64 128")]
 #                               [frames per direction (20000)]
-# SYSTEM selects the state pair (default I; liquid3d: the 3D Lennard-Jones liquid, WCA at T 1 ->
-# LJ at T 0.722, density 0.8442), BUILD the build folder (default build), OUT the results
-# folder (default bench/out/scaling, or scaling_<system> for another system; one subfolder per N, kept; SKIP_TRAINING=1 re-evaluates them). Takes the
-# largest budget plus a few minutes of evaluation per budget, for every N.
+# SYSTEM: I, II, III or liquid3d (the 3D Lennard-Jones liquid: WCA at T 1 -> LJ at T 0.722,
+# density 0.8442). BUILD: the build folder (default build). OUT: the results folder (default
+# bench/out/scaling, or bench/out/scaling_<system> for another system; one subfolder per N,
+# kept; SKIP_TRAINING=1 re-evaluates them). Takes the largest budget plus a few minutes of
+# evaluation per budget, for every N.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 minutes=${1:-15 60}

@@ -9,14 +9,15 @@
 #      target sample via the flow, via identity reweighting and via target MD itself, all
 #      from the same runs.
 # Usage: bench/bench_gain.sh [system (I)] [minutes ("5 15 30 60")] [frames (50000)]
-# BUILD selects the build folder (default build), NATOMS the number of disks (default 32, the
-# study's; bench_scaling.sh sets it), OUT the results folder (default
-# bench/out/gain_<system>, or gain_<system>_N<natoms> for another N; kept), FLOWARGS extra fix flowmap keywords for the training, SETS
-# the number of independent sets of frames per direction for the last snapshot (default 1;
-# the study's protocol is 10): its row then gives the mean RESS over the sets +- the
-# standard error, and the ratio of the means. SKIP_TRAINING=1 evaluates the snapshots an
-# earlier run left in OUT again (e.g. with more SETS) without training. Takes the training
-# budget plus about 3 minutes per snapshot and set (6 on a slower host).
+# BUILD selects the build folder (default build), NATOMS the number of particles (default 32,
+# the study's; bench_scaling.sh sets it), OUT the results folder (default
+# bench/out/gain_<system>, or gain_<system>_N<natoms> for another N; kept), FLOWARGS extra
+# fix flowmap keywords for the training, SETS the number of independent sets of frames per
+# direction for the last snapshot (default 1; the study's protocol is 10): its row then gives
+# the mean RESS over the sets +- the standard error, and the ratio of the means.
+# SKIP_TRAINING=1 evaluates the snapshots an earlier run left in OUT again (e.g. with more
+# SETS) without training. Takes the training budget plus about 3 minutes per snapshot and set
+# (6 on a slower host).
 # The tables come from bench/gain_report.py, which also writes the side file of a snapshot
 # shipped in potentials/ (gain_report.py sidefile OUT SYSTEM MINUTES COMMIT).
 set -eu

@@ -168,9 +168,13 @@ def costs(args):
           f" inefficiency of U_B {g:.2f} frames)")
 
 
-SCALE_HEADER = ("%-5s %7s %6s %7s   %-26s %-26s %7s" %
-                ("N", "minutes", "steps", "s/step", "A->B: -lnR/N id, flow, KL/N",
-                 "B->A: -lnR/N id, flow, KL/N", "MB"))
+SCALE_ROW = "%-5s %7s %6s %7s   %-26s %-26s %7s"
+SCALE_HEADER = SCALE_ROW % ("N", "minutes", "steps", "s/step", "A->B: -lnR/N id, flow, KL/N",
+                            "B->A: -lnR/N id, flow, KL/N", "MB")
+
+
+def per_particle_ress(out, minutes, natoms, direction, column):
+    return -math.log(sets(out, minutes, direction)[:, column].mean()) / natoms
 
 
 def scale(args):
@@ -182,8 +186,7 @@ def scale(args):
     cells = [str(n), args.minutes, str(steps),
              f"{60.0 * float(args.minutes) / steps:.3f}" if steps else "-"]
     for direction in ("forward", "inverse"):
-        v = sets(args.out, args.minutes, direction)
-        per_particle = [-math.log(v[:, column].mean()) / n
+        per_particle = [per_particle_ress(args.out, args.minutes, n, direction, column)
                         for column in (SET_RESS_IDENTITY, SET_RESS)]
         cells.append("%8.4f %8.4f %8.4f" % (*per_particle,
                                             kl_gain(args.out, args.minutes, direction) / n))
@@ -191,11 +194,7 @@ def scale(args):
     # GNU time's maximum resident set size, kB, of the largest training process
     cells.append(f"{int(open(memory).read().split()[-1]) / 1024:.0f}"
                  if os.path.exists(memory) else "-")
-    print("%-5s %7s %6s %7s   %-26s %-26s %7s" % tuple(cells))
-
-
-def per_particle_ress(out, minutes, natoms, direction, column):
-    return -math.log(sets(out, minutes, direction)[:, column].mean()) / natoms
+    print(SCALE_ROW % tuple(cells))
 
 
 def scaleplot(args):
@@ -223,7 +222,7 @@ def scaleplot(args):
         for m in budgets:
             axis.plot(counts, [per_particle_ress(o, m, n, direction, SET_RESS)
                                for o, n in runs], "-o", label=f"flow, {m} min")
-        axis.set_title(f"system I {title}: -ln(RESS) / N")
+        axis.set_title(f"{title}: -ln(RESS) / N")
     for m in budgets:
         for direction, style in (("forward", "-o"), ("inverse", "--s")):
             axes[2].plot(counts, [kl_gain(o, m, direction) / n for o, n in runs], style,

@@ -1,0 +1,47 @@
+# CTest script (cmake -P): examples/lammps_inputs/wca2lj.system, which every wca2lj input and
+# benchmark includes, places natoms particles in dim dimensions in the box of the requested
+# density, and refuses a dimension it cannot build.
+#   -D SOURCE_DIR, LMP, WORK_DIR
+foreach(_var SOURCE_DIR LMP WORK_DIR)
+  if(NOT DEFINED ${_var})
+    message(FATAL_ERROR "system_file.cmake needs -D ${_var}=...")
+  endif()
+endforeach()
+file(MAKE_DIRECTORY "${WORK_DIR}")
+file(WRITE "${WORK_DIR}/in.system"
+  "variable rho equal 0.735\nvariable temperature equal 1.0\n"
+  "variable hamiltonian string wca\nvariable md_seed equal 5\n"
+  "include ${SOURCE_DIR}/examples/lammps_inputs/wca2lj.system\n"
+  "print \"SYSTEM $(count(all)) $(lx:%.12f) $(lz:%.12f)\"\n")
+
+function(run_system natoms dim)
+  execute_process(COMMAND "${LMP}" -in in.system -var natoms ${natoms} -var dim ${dim}
+      -log none -nocite -echo none
+    WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  set(_rc ${rc} PARENT_SCOPE)
+  set(_out "${out}" PARENT_SCOPE)
+endfunction()
+
+# natoms, dim, the box side (N / rho)^(1/d) written out
+foreach(_case "32;2;6.598288790739" "100;2;11.664236870396" "64;3;4.432317659906"
+              "125;3;5.540397074882")
+  list(GET _case 0 _n)
+  list(GET _case 1 _d)
+  list(GET _case 2 _side)
+  run_system(${_n} ${_d})
+  if(NOT _rc EQUAL 0 OR NOT _out MATCHES "SYSTEM ([0-9]+) ([0-9.]+) ([0-9.]+)")
+    message(FATAL_ERROR "N ${_n} in ${_d}D: lmp failed (${_rc}):\n${_out}")
+  endif()
+  if(NOT CMAKE_MATCH_1 EQUAL _n)
+    message(FATAL_ERROR "N ${_n} in ${_d}D: placed ${CMAKE_MATCH_1} particles")
+  endif()
+  if(NOT CMAKE_MATCH_2 STREQUAL _side OR (_d EQUAL 3 AND NOT CMAKE_MATCH_3 STREQUAL _side))
+    message(FATAL_ERROR "N ${_n} in ${_d}D: box ${CMAKE_MATCH_2} x ${CMAKE_MATCH_3}, "
+                        "expected side ${_side}")
+  endif()
+endforeach()
+
+run_system(32 4)
+if(_rc EQUAL 0 OR NOT _out MATCHES "wca2lj.system: dim must be 2 or 3, got 4")
+  message(FATAL_ERROR "dim 4 was not refused with its message (${_rc}):\n${_out}")
+endif()

@@ -31,7 +31,7 @@ system=${1:-I}
 steps=${2:-2000000}
 case "$system" in
   I|II) flow=wca2lj_$system.flow ;;
-  *) echo "bench_exchange: system must be I or II (the glass-former is not in the package yet)," \
+  *) echo "bench_exchange: system must be I or II (the glass-former's exchange is not scripted yet)," \
        "got $system" >&2; exit 1 ;;
 esac
 out=${OUT:-$here/out/exchange_$system}

@@ -1,6 +1,7 @@
-# CTest script (cmake -P): examples/lammps_inputs/wca2lj.system, which every wca2lj input and
-# benchmark includes, places natoms particles in dim dimensions in the box of the requested
-# density, and refuses a dimension it cannot build.
+# CTest script (cmake -P): the two files every wca2lj input and benchmark includes.
+# wca2lj.system places natoms particles in dim dimensions in the box of the requested density
+# and refuses a dimension it cannot build; wca2lj.states gives each system's state points and
+# refuses a system it does not know.
 #   -D SOURCE_DIR, LMP, WORK_DIR
 foreach(_var SOURCE_DIR LMP WORK_DIR)
   if(NOT DEFINED ${_var})
@@ -44,4 +45,30 @@ endforeach()
 run_system(32 4)
 if(_rc EQUAL 0 OR NOT _out MATCHES "wca2lj.system: dim must be 2 or 3, got 4")
   message(FATAL_ERROR "dim 4 was not refused with its message (${_rc}):\n${_out}")
+endif()
+
+# wca2lj.states: the state points of each system, and the refusal of an unknown one
+file(WRITE "${WORK_DIR}/in.states"
+  "include ${SOURCE_DIR}/examples/lammps_inputs/wca2lj.states\n"
+  "print \"STATES \${dim} \${rhoA} \${TA} \${rhoB} \${TB}\"\n")
+function(run_states system)
+  execute_process(COMMAND "${LMP}" -in in.states -var system ${system} -log none -nocite
+      -echo none
+    WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  set(_rc ${rc} PARENT_SCOPE)
+  set(_out "${out}" PARENT_SCOPE)
+endfunction()
+# system, then dim rho_A T_A rho_B T_B as LAMMPS prints them
+foreach(_case "I;2 0.735 2 0.735 1" "II;2 0.735 1 0.735 0.5" "III;2 0.735 1 0.704 0.608"
+              "liquid3d;3 0.8442 1 0.8442 0.722")
+  list(GET _case 0 _system)
+  list(GET _case 1 _expected)
+  run_states(${_system})
+  if(NOT _rc EQUAL 0 OR NOT _out MATCHES "STATES ${_expected}\n")
+    message(FATAL_ERROR "system ${_system}: expected STATES ${_expected} (${_rc}):\n${_out}")
+  endif()
+endforeach()
+run_states(IV)
+if(_rc EQUAL 0 OR NOT _out MATCHES "wca2lj.states: system must be I, II, III or liquid3d, got IV")
+  message(FATAL_ERROR "system IV was not refused with its message (${_rc}):\n${_out}")
 endif()

@@ -20,8 +20,8 @@
 # bench/out/exchange_<system>, kept), RUNS the runs (default "md identity flow poor"), EVERY
 # the attempt interval (100 steps), SAMPLE the U_B sampling interval (10), DUMP the frame
 # interval for g(r) and psi6 (100), SEED the seed (1). REPORT_ONLY=1 only prints the tables
-# of an earlier OUT. Takes roughly (steps / 1e5) x (1 + 3 x 2) minutes of 2 cores on system I
-# (the exchange runs spend most of their time mapping; see the table's CPU column).
+# of an earlier OUT. On an idle 2-core machine 2e6 steps of system I take about 4 minutes in
+# all (4 Dec); the exchange runs spend most of their time mapping (the table's CPU column).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

@@ -15,9 +15,9 @@ file(WRITE "${WORK_DIR}/in.system"
   "include ${SOURCE_DIR}/examples/lammps_inputs/wca2lj.system\n"
   "print \"SYSTEM $(count(all)) $(lx:%.12f) $(lz:%.12f)\"\n")
 
-function(run_system natoms dim)
-  execute_process(COMMAND "${LMP}" -in in.system -var natoms ${natoms} -var dim ${dim}
-      -log none -nocite -echo none
+# lmp on in.system or in.states with -var name value pairs; exit status and output in _rc, _out
+function(run_input input)
+  execute_process(COMMAND "${LMP}" -in ${input} ${ARGN} -log none -nocite -echo none
     WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   set(_rc ${rc} PARENT_SCOPE)
   set(_out "${out}" PARENT_SCOPE)
@@ -29,7 +29,7 @@ foreach(_case "32;2;6.598288790739" "100;2;11.664236870396" "64;3;4.432317659906
   list(GET _case 0 _n)
   list(GET _case 1 _d)
   list(GET _case 2 _side)
-  run_system(${_n} ${_d})
+  run_input(in.system -var natoms ${_n} -var dim ${_d})
   if(NOT _rc EQUAL 0 OR NOT _out MATCHES "SYSTEM ([0-9]+) ([0-9.]+) ([0-9.]+)")
     message(FATAL_ERROR "N ${_n} in ${_d}D: lmp failed (${_rc}):\n${_out}")
   endif()
@@ -42,7 +42,7 @@ foreach(_case "32;2;6.598288790739" "100;2;11.664236870396" "64;3;4.432317659906
   endif()
 endforeach()
 
-run_system(32 4)
+run_input(in.system -var natoms 32 -var dim 4)
 if(_rc EQUAL 0 OR NOT _out MATCHES "wca2lj.system: dim must be 2 or 3, got 4")
   message(FATAL_ERROR "dim 4 was not refused with its message (${_rc}):\n${_out}")
 endif()
@@ -51,24 +51,17 @@ endif()
 file(WRITE "${WORK_DIR}/in.states"
   "include ${SOURCE_DIR}/examples/lammps_inputs/wca2lj.states\n"
   "print \"STATES \${dim} \${rhoA} \${TA} \${rhoB} \${TB}\"\n")
-function(run_states system)
-  execute_process(COMMAND "${LMP}" -in in.states -var system ${system} -log none -nocite
-      -echo none
-    WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  set(_rc ${rc} PARENT_SCOPE)
-  set(_out "${out}" PARENT_SCOPE)
-endfunction()
 # system, then dim rho_A T_A rho_B T_B as LAMMPS prints them
 foreach(_case "I;2 0.735 2 0.735 1" "II;2 0.735 1 0.735 0.5" "III;2 0.735 1 0.704 0.608"
               "liquid3d;3 0.8442 1 0.8442 0.722")
   list(GET _case 0 _system)
   list(GET _case 1 _expected)
-  run_states(${_system})
+  run_input(in.states -var system ${_system})
   if(NOT _rc EQUAL 0 OR NOT _out MATCHES "STATES ${_expected}\n")
     message(FATAL_ERROR "system ${_system}: expected STATES ${_expected} (${_rc}):\n${_out}")
   endif()
 endforeach()
-run_states(IV)
+run_input(in.states -var system IV)
 if(_rc EQUAL 0 OR NOT _out MATCHES "wca2lj.states: system must be I, II, III or liquid3d, got IV")
   message(FATAL_ERROR "system IV was not refused with its message (${_rc}):\n${_out}")
 endif()

@@ -1,7 +1,7 @@
 # CTest script (cmake -P): the two files every wca2lj input and benchmark includes.
 # wca2lj.system places natoms particles in dim dimensions in the box of the requested density
 # and refuses a dimension it cannot build; wca2lj.states gives each system's state points and
-# refuses a system it does not know.
+# refuses a system it does not know, or a 3D one where the input sets max_dim 2.
 #   -D SOURCE_DIR, LMP, WORK_DIR
 foreach(_var SOURCE_DIR LMP WORK_DIR)
   if(NOT DEFINED ${_var})
@@ -64,4 +64,14 @@ endforeach()
 run_input(in.states -var system IV)
 if(_rc EQUAL 0 OR NOT _out MATCHES "wca2lj.states: system must be I, II, III or liquid3d, got IV")
   message(FATAL_ERROR "system IV was not refused with its message (${_rc}):\n${_out}")
+endif()
+# an input written for 2D (max_dim 2) takes system I and refuses the 3D liquid
+run_input(in.states -var system I -var max_dim 2)
+if(NOT _rc EQUAL 0 OR NOT _out MATCHES "STATES 2 0.735 2 0.735 1\n")
+  message(FATAL_ERROR "system I with max_dim 2 was not accepted (${_rc}):\n${_out}")
+endif()
+run_input(in.states -var system liquid3d -var max_dim 2)
+if(_rc EQUAL 0 OR NOT _out MATCHES
+   "wca2lj.states: system liquid3d is 3D; this input is written for the 2D systems I, II and III")
+  message(FATAL_ERROR "liquid3d with max_dim 2 was not refused with its message (${_rc}):\n${_out}")
 endif()

@@ -29,6 +29,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 
@@ -535,16 +536,25 @@ void FixFlowMapExchange::attempt()
   seconds_ += seconds_since(start);
 }
 
-// The other partition's mapped configuration replaces this one's, atom by atom ID. Image
-// flags start again from 0: the new configuration has no history in this box.
+// The other partition's mapped configuration replaces this one's, row by row onto the atoms
+// this attempt's frame was gathered from: by atom ID, or, after swap moves (fix atom/swap)
+// have exchanged types between atoms, onto the atom each row of the relabelled frame held, so
+// that every position lands on an atom of the species it was mapped as. Both partitions keep
+// their own assignment of types to atoms, so the move is still its own inverse. Image flags
+// start again from 0: the new configuration has no history in this box.
 void FixFlowMapExchange::place(const double *positions)
 {
   const int d = frame_->dimension();
+  const auto &held = frame_->relabelling();    // atom index of each row; empty: row = atom
+  std::vector<std::int64_t> row_of(held.size());
+  for (std::size_t row = 0; row < held.size(); ++row) row_of[held[row]] = row;
   double **x = atom->x;
   imageint *image = atom->image;
   const imageint zero = ((imageint) IMGMAX << IMG2BITS) | ((imageint) IMGMAX << IMGBITS) | IMGMAX;
   for (int i = 0; i < atom->nlocal; ++i) {
-    const double *y = positions + static_cast<std::size_t>(atom->tag[i] - 1) * d;
+    const std::int64_t atom_index = atom->tag[i] - 1;
+    const std::int64_t row = row_of.empty() ? atom_index : row_of[atom_index];
+    const double *y = positions + static_cast<std::size_t>(row) * d;
     for (int k = 0; k < d; ++k) x[i][k] = y[k];
     image[i] = zero;
     domain->remap(x[i], image[i]);

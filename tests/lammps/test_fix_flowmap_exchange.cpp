@@ -13,6 +13,7 @@
 #include "input_text.h"
 
 #include "modify.h"
+#include "universe.h"
 
 #include <torch/torch.h>
 
@@ -761,4 +762,81 @@ TEST(FixFlowMapExchange, IdentityExchangeIsTheBaseline)
     EXPECT_EQ(a.log_alpha, a.log_alpha_identity);
     EXPECT_EQ(a.accepted != 0, flowmap::exchange_accepted(a.log_alpha, stream.uniform()));
   }
+}
+
+namespace {
+
+// Per-step values of a fix ave/time file: step -> value.
+std::map<long, double> read_series(const std::string &path)
+{
+  std::map<long, double> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream s(line);
+    long step;
+    double value;
+    if (s >> step >> value) out[step] = value;
+  }
+  return out;
+}
+
+}    // namespace
+
+TEST(FixFlowMapExchange, SwapMovesKeepEachPositionWithItsSpecies)
+{
+  // A binary mixture, one Hamiltonian at two temperatures in the same box, the identity map;
+  // the source partition also runs swap moves (fix atom/swap), which exchange types between
+  // atoms. Its frame is gathered relabelled to the recorded types, and an accepted exchange
+  // must put the other partition's configuration back the same way: then each partition's
+  // own pair energy after the exchange is the energy the other partition had before it. A
+  // position put on an atom of the other species changes the energy.
+  Files::get();
+  const std::vector<std::string> mixture = {
+      "pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0 2.5", "pair_coeff 1 2 1.5 0.8 2.0",
+      "pair_coeff 2 2 0.5 0.88 2.2", "pair_modify shift yes"};
+  const double hot = 2.0, cold = 1.5, L = box_length(0.9);
+  std::vector<std::string> lines = {
+      "variable T world " + number(hot) + " " + number(cold),
+      "variable vseed world 4928 5131", "variable pe world pe_source.txt pe_target.txt",
+      "units lj", "dimension 2", "atom_style atomic", "atom_modify map array",
+      "region box block 0 " + number(L) + " 0 " + number(L) + " -0.5 0.5", "create_box 2 box"};
+  for (int i = 0; i < kAtoms; ++i)
+    lines.push_back("create_atoms 1 single " + number((i % kSide + 0.5) * L / kSide) + " " +
+                    number((i / kSide + 0.5) * L / kSide) + " 0.0 units box");
+  lines.insert(lines.end(), {"group minority id 5 10 15 20 25", "set group minority type 2",
+                             "mass * 1.0"});
+  lines.insert(lines.end(), mixture.begin(), mixture.end());
+  lines.insert(lines.end(), {
+      "velocity all create ${T} ${vseed} dist gaussian", "fix 2d all enforce2d",
+      "timestep " + number(kTimestep), "thermo 0", "fix md all nvt temp ${T} ${T} 0.2",
+      "partition yes 1 fix swap all atom/swap 5 5 29 " + number(hot) + " ke yes types 1 2",
+      "fix ex all flowmap/exchange 10 " + number(hot) + " " + number(cold) + " source" +
+          quoted(mixture) + " target" + quoted(mixture) + " load identity seed 31 file swaps.txt",
+      "fix energy all ave/time 10 1 10 c_thermo_pe file ${pe} format %.17g", "run 600"});
+  double swaps_accepted = 0.0;
+  {
+    auto r = partitions();
+    r->commands(lines);
+    if (r->lmp()->universe->iworld == 0) {
+      std::string accepted = "f_swap[2]";
+      swaps_accepted = r->lmp()->input->variable->compute_equal(&accepted[0]);
+    }
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &swaps_accepted, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_GT(swaps_accepted, 5.0) << "the swap moves must have exchanged types";
+  const auto attempts = read_attempts("swaps.txt");
+  const auto source = read_series("pe_source.txt"), target = read_series("pe_target.txt");
+  ASSERT_EQ(attempts.size(), 60u);
+  int checked = 0;
+  for (const auto &a : attempts) {
+    if (!a.accepted) continue;
+    ASSERT_TRUE(source.count(a.step) && target.count(a.step)) << "step " << a.step;
+    EXPECT_LT(relative_error(target.at(a.step), a.energy_source), 1e-9) << "step " << a.step;
+    EXPECT_LT(relative_error(source.at(a.step), a.energy_target), 1e-9) << "step " << a.step;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10) << "too few accepted exchanges to test the placement";
 }

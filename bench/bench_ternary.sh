@@ -37,8 +37,11 @@ out=$(cd "$out" && pwd)
 python=${PYTHON:-/usr/bin/python3}
 inputs=$root/examples/lammps_inputs
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-lmp() { mpirun -np "${NP:-1}" "$build/lammps/lmp" -var plugin "$build/flowmapplugin.so" \
-  -screen none "$@"; }
+# LAMMPS's CMake puts lmp in lammps/ (29 Sep 2021) or at the top of the build (4 Feb 2025)
+lmp_binary=$build/lammps/lmp
+[ -x "$lmp_binary" ] || lmp_binary=$build/lmp
+lmp() { mpirun -np "${NP:-1}" "$lmp_binary" -var plugin "$build/flowmapplugin.so" \
+  -var inputs "$inputs" -screen none "$@"; }
 # The facts the report needs about a run, next to its outputs.
 info() { printf 'T %s\natoms 43\ndt 0.005\n%s\n' "$1" "$2" > info; }
 

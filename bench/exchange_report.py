@@ -4,10 +4,13 @@
     exchange_report.py table OUT      one row per run in OUT (md, identity, flow, poor, ...):
                                       acceptance, <U_B>, the decorrelation times of U_B and
                                       of the bond-orientational order psi6 in steps and in
-                                      CPU seconds, and their gain over MD alone
-    exchange_report.py exact OUT      each exchange run's target against plain MD of the
-                                      target: <U_B>, the histogram of U_B and g(r), with the
-                                      standard errors of both and the z-scores of the difference
+                                      CPU seconds, the structural relaxation time tau_Q of
+                                      the overlap by species, and their gain over MD alone
+    exchange_report.py exact OUT      each run's target against the reference: the swap run
+                                      where there is one (the glass-former, where plain MD
+                                      does not equilibrate), else plain MD of the target;
+                                      <U_B>, the histogram of U_B and g(r), with the standard
+                                      errors of both and the z-scores of the difference
 
 OUT is a bench_exchange.sh results folder with one subfolder per run: samples_target.dat
 (U_B every few steps, fix ave/time), frames_target.dump (positions), attempts.dat (exchange
@@ -30,7 +33,12 @@ import flowmap_plot  # noqa: E402
 
 BLOCKS = 20
 # Runs of the benchmark in the order the tables show them; other folders follow.
-ORDER = ["md", "identity", "flow", "poor"]
+ORDER = ["md", "swap", "identity", "flow", "poor"]
+# Self-overlap: an atom still counts as in place within this distance (units of sigma_AA),
+# the usual choice for Kob-Andersen mixtures (about a third of the nearest-neighbour distance).
+OVERLAP_RADIUS = 0.3
+# Time origins per lag for the overlap (its cost is origins x N^2 per lag).
+OVERLAP_ORIGINS = 400
 
 
 def fail(message):
@@ -140,6 +148,64 @@ def psi6(positions, box):
     return values
 
 
+def overlap(positions, box, lags, types=None, origins=OVERLAP_ORIGINS):
+    """Normalised overlap q(t) = (Q(t) - Q_inf) / (1 - Q_inf) at the given lags (frames).
+
+    Q(t): the fraction of sites, each atom's position and species at a time origin t0, that
+    at t0 + t hold an atom of the same species within the overlap radius a, averaged over up
+    to `origins` evenly spaced time origins. Atoms of one species are interchangeable, so the
+    overlap sees neither swap moves (which exchange types between atoms) nor exchanges of
+    identical atoms, only a change of structure. The drift of the whole configuration (the
+    mean minimum-image displacement of the atoms by ID) is removed first: velocity redraws at
+    exchanges give the centre of mass a momentum, which MD then conserves, and a drifting
+    but arrested configuration would otherwise look relaxed. Q_inf is what the same sites
+    hold in a random configuration, sum over species of (N_s / N) N_s pi a^2 / V in 2D.
+    q stays near 1 while the atoms rattle in their cages and falls to 0 once the structure
+    has relaxed, also through exchanges, which replace the whole configuration."""
+    import numpy as np
+
+    frames, n, _ = positions.shape
+    species = np.zeros((frames, n), dtype=int) if types is None else np.asarray(types, int)
+    counts = np.bincount(species[0])
+    area = np.prod(box, axis=1).mean()
+    q_inf = (counts.astype(float) ** 2).sum() / n * math.pi * OVERLAP_RADIUS ** 2 / area
+    q = []
+    for lag in lags:
+        t0 = np.unique(np.linspace(0, frames - lag - 1, min(origins, frames - lag)).astype(int))
+        b = box[t0 + lag][:, None, None, :]
+        drift = positions[t0 + lag] - positions[t0]
+        drift -= box[t0 + lag][:, None, :] * np.round(drift / box[t0 + lag][:, None, :])
+        drift = drift.mean(axis=1)
+        # d[o, i, j]: atom j at t0 + lag, less the drift, from site i at t0
+        d = (positions[t0 + lag][:, None, :, :] - drift[:, None, None, :]
+             - positions[t0][:, :, None, :])
+        d -= b * np.round(d / b)
+        near = (d ** 2).sum(-1) < OVERLAP_RADIUS ** 2
+        same = species[t0][:, :, None] == species[t0 + lag][:, None, :]
+        q.append((near & same).any(axis=2).mean())
+    return (np.asarray(q) - q_inf) / (1.0 - q_inf)
+
+
+def relaxation_time(positions, box, interval, types=None):
+    """tau_Q: the time (steps) at which the overlap falls to 1/e (log-interpolated between
+    lags spaced by 10 % up to a quarter of the run), and False; or the longest lag and True
+    when it has not fallen that far (tau_Q is then only bounded from below)."""
+    import numpy as np
+
+    frames = len(positions)
+    lags = np.unique(np.round(np.logspace(0, math.log10(max(frames // 4, 2)), 80)).astype(int))
+    q = overlap(positions, box, lags, types)
+    below = np.nonzero(q < math.exp(-1.0))[0]
+    if len(below) == 0:
+        return lags[-1] * interval, True
+    i = below[0]
+    if i == 0:
+        return lags[0] * interval, False
+    # linear in log(lag) between the last lag above 1/e and the first below
+    f = (q[i - 1] - math.exp(-1.0)) / (q[i - 1] - q[i])
+    return math.exp(math.log(lags[i - 1]) + f * math.log(lags[i] / lags[i - 1])) * interval, False
+
+
 class Run:
     """What one run folder holds, reduced to the quantities of the tables."""
 
@@ -150,11 +216,14 @@ class Run:
         self.folder = folder
         self.steps, self.energy = read_samples(folder)
         self.sample_interval = float(self.steps[1] - self.steps[0]) if len(self.steps) > 1 else 1
+        path = os.path.join(folder, "frames_target.dump")
         try:
-            dump_steps, self.box, self.positions, _ = flowmap_plot.dump_positions(
-                os.path.join(folder, "frames_target.dump"))
+            dump_steps, self.box, self.positions, _ = flowmap_plot.dump_positions(path)
+            _, _, columns, data = flowmap_plot.read_dump(path)
         except flowmap_plot.Skipped as missing:
             fail(f"{missing}")
+        # species of each atom in each frame (swap moves change them); one species if absent
+        self.types = data[:, :, columns.index("type")] if "type" in columns else None
         self.dump_interval = float(dump_steps[1] - dump_steps[0]) if len(dump_steps) > 1 else 1
         self.attempts = read_attempts(folder)
         self.cpu, self.run_steps = loop_cpu_seconds(folder)
@@ -163,6 +232,8 @@ class Run:
         self.tau_u = g_u * self.sample_interval
         _, _, g_psi = mean_and_error(self.psi6)
         self.tau_psi6 = g_psi * self.dump_interval
+        self.tau_q, self.tau_q_bound = relaxation_time(self.positions, self.box,
+                                                       self.dump_interval, self.types)
         self.cpu_per_step = self.cpu / self.run_steps
         if self.attempts is not None:
             accepted = self.attempts[:, 4]
@@ -189,8 +260,8 @@ def table(args):
     md = next((r for r in runs if r.name == "md"), None)
     print(f"{'run':<10} {'attempts':>8} {'accepted':>16} {'<min(1,a)>':>16} "
           f"{'identity <min(1,a)>':>20} {'<U_B>':>20} {'tau_U':>8} {'tau_psi6':>9} "
-          f"{'CPU us/step':>11} {'tau_U CPU s':>11} {'tau_psi6 CPU s':>14} {'gain U':>7} "
-          f"{'gain psi6':>9}")
+          f"{'tau_Q':>10} {'CPU us/step':>11} {'tau_U CPU s':>11} {'tau_psi6 CPU s':>14} "
+          f"{'tau_Q CPU s':>12} {'gain U':>7} {'gain psi6':>9} {'gain Q':>9}")
     for r in runs:
         if r.attempts is not None:
             acceptance = (f"{len(r.attempts):>8} {r.rate:>8.4f}+-{r.rate_error:<6.4f} "
@@ -199,17 +270,29 @@ def table(args):
         else:
             acceptance = f"{'-':>8} {'-':>16} {'-':>16} {'-':>20}"
         cpu_u, cpu_psi6 = r.tau_u * r.cpu_per_step, r.tau_psi6 * r.cpu_per_step
-        if md is not None:
+        cpu_q = r.tau_q * r.cpu_per_step
+        # a bound on MD's tau_Q bounds the gain from below, a bound on the run's from above
+        q_mark = ">" if r.tau_q_bound else ""
+        if md is not None and r is not md:
+            gain_q = md.tau_q * md.cpu_per_step / cpu_q
+            gain_mark = ("?" if md.tau_q_bound and r.tau_q_bound else
+                         ">" if md.tau_q_bound else "<" if r.tau_q_bound else "")
             gains = (f"{md.tau_u * md.cpu_per_step / cpu_u:>7.2f} "
-                     f"{md.tau_psi6 * md.cpu_per_step / cpu_psi6:>9.2f}")
+                     f"{md.tau_psi6 * md.cpu_per_step / cpu_psi6:>9.2f} "
+                     f"{gain_mark + f'{gain_q:.3g}':>9}")
+        elif r is md:
+            gains = f"{1:>7.2f} {1:>9.2f} {1:>9.2f}"
         else:
-            gains = f"{'-':>7} {'-':>9}"
+            gains = f"{'-':>7} {'-':>9} {'-':>9}"
         print(f"{r.name:<10} {acceptance} {r.mean_u:>11.4f}+-{r.error_u:<7.4f} "
-              f"{r.tau_u:>8.1f} {r.tau_psi6:>9.1f} {1e6 * r.cpu_per_step:>11.2f} "
-              f"{cpu_u:>11.5f} {cpu_psi6:>14.5f} {gains}")
-    print("tau: decorrelation time in steps (statistical inefficiency x sampling interval); "
-          "CPU s: tau x CPU seconds per step of all processes of the run; gain: MD's CPU "
-          "seconds per independent sample over the run's")
+              f"{r.tau_u:>8.1f} {r.tau_psi6:>9.1f} {q_mark + f'{r.tau_q:.4g}':>10} "
+              f"{1e6 * r.cpu_per_step:>11.2f} {cpu_u:>11.5f} {cpu_psi6:>14.5f} "
+              f"{q_mark + f'{cpu_q:.4g}':>12} {gains}")
+    print("tau: decorrelation time in steps (U, psi6: statistical inefficiency x sampling "
+          "interval; Q: where the overlap of the structure, by species and without the drift "
+          "of the whole configuration, falls to 1/e, '>' if it had not by a quarter of the "
+          f"run; overlap radius {OVERLAP_RADIUS}); CPU s: tau x CPU seconds per step of all "
+          "processes of the run; gain: MD's CPU seconds per independent sample over the run's")
 
 
 def histogram_per_frame(values, edges):
@@ -249,16 +332,18 @@ def exact(args):
     import numpy as np
 
     runs = runs_of(args.out)
-    md = next((r for r in runs if r.name == "md"), None)
+    md = next((r for r in runs if r.name == "swap"), None) or \
+        next((r for r in runs if r.name == "md"), None)
     if md is None:
-        fail(f"{args.out}: no md run to compare with")
+        fail(f"{args.out}: no md or swap run to compare with")
     lo, hi = np.percentile(md.energy, [0.5, 99.5])
     edges = np.linspace(lo, hi, 31)
     h_md, e_md = blocked(histogram_per_frame(md.energy, edges))
     r_max = 0.5 * md.box.min()
     r_edges = np.linspace(0.0, r_max, 61)
     g_md, eg_md = blocked(rdf_per_frame(md, r_edges))
-    print(f"plain MD of the target: <U_B> {md.mean_u:.4f} +- {md.error_u:.4f} "
+    what = "swap MC at the target" if md.name == "swap" else "plain MD of the target"
+    print(f"reference, {what}: <U_B> {md.mean_u:.4f} +- {md.error_u:.4f} "
           f"({len(md.energy)} samples, {len(md.positions)} frames)")
     for r in runs:
         if r is md:

@@ -1,7 +1,8 @@
 """bench/exchange_report.py (the tables of bench/bench_exchange.sh) against hand-computed and
 analytic values: the statistical inefficiency of an AR(1) series, psi6 of a perfect triangular
-lattice, the blocked errors, the histograms, the CPU time read from LAMMPS logs, and a whole
-table from synthetic run folders.
+lattice, the overlap by species and its relaxation time for hand-made trajectories, the blocked
+errors, the histograms, the CPU time read from LAMMPS logs, and a whole table from synthetic
+run folders.
 
 Run by CTest as tools.test_exchange_report (python3 -m unittest); needs numpy.
 """
@@ -87,6 +88,50 @@ class Statistics(unittest.TestCase):
         random = rng.random((20, 16, 2)) * box
         self.assertLess(exchange_report.psi6(random, np.tile(box, (20, 1))).mean(), 0.5)
 
+    def test_overlap_by_species_without_drift_by_hand(self):
+        x, box = triangular_lattice(4, 4, 1.1)
+        boxes = np.tile(box, (4, 1))
+        types = np.array([1, 2] * 8)
+        area = box[0] * box[1]
+        # two species of 8: a random configuration holds sum_s (8/16) 8 pi a^2 / V
+        q_inf = 8 * math.pi * 0.3 ** 2 / area
+        same_species, other_species = x.copy(), x.copy()
+        same_species[[0, 2]] = x[[2, 0]]      # atoms 1 and 3 (both type 1) trade places
+        other_species[[0, 1]] = x[[1, 0]]     # atoms 1 and 2 (types 1 and 2) trade places
+        shifted = (x + [0.7, 0.4]) % box      # the whole configuration drifts
+        frames = np.array([x, same_species, other_species, shifted])
+        species = np.tile(types, (4, 1))
+        q = [exchange_report.overlap(frames[[0, k]], boxes[:2], [1], species[:2])[0]
+             for k in (1, 2, 3)]
+        expected_other = ((14 / 16) - q_inf) / (1 - q_inf)
+        np.testing.assert_allclose(q, [1.0, expected_other, 1.0], atol=1e-12)
+        # the same trade seen with types exchanged instead (a swap move): nothing moved
+        swapped = types.copy()
+        swapped[[0, 1]] = types[[1, 0]]
+        q_swap = exchange_report.overlap(np.array([x, x]), boxes[:2], [1],
+                                         np.array([types, swapped]))[0]
+        self.assertAlmostEqual(q_swap, expected_other, places=12)
+
+    def test_relaxation_time_by_hand(self):
+        x, box = triangular_lattice(4, 4, 1.1)
+        boxes = np.tile(box, (12, 1))
+        # even rows move +0.2 along x per frame, odd rows -0.2 (no drift): every site holds its
+        # atom within the radius 0.3 after one frame, none holds any atom after two or three
+        direction = np.where((np.arange(16) // 4) % 2 == 0, 1.0, -1.0)[:, None] * [0.2, 0.0]
+        moving = np.array([(x + k * direction) % box for k in range(12)])
+        q_inf = 16 * math.pi * 0.3 ** 2 / (box[0] * box[1])
+        q = exchange_report.overlap(moving, boxes, [1, 2, 3])
+        np.testing.assert_allclose(q, [1.0, -q_inf / (1 - q_inf), -q_inf / (1 - q_inf)],
+                                   atol=1e-12)
+        # q falls from 1 at lag 1 to q(2) at lag 2: 1/e at lag 2^f, f = (1 - 1/e) / (1 - q(2))
+        tau, bound = exchange_report.relaxation_time(moving, boxes, 100.0)
+        f = (1.0 - math.exp(-1.0)) / (1.0 - q[1])
+        self.assertFalse(bound)
+        self.assertAlmostEqual(tau, 100.0 * 2.0 ** f, places=9)
+        # atoms that never leave their place: only a bound, the longest lag (a quarter of 12)
+        still = np.array([x] * 12)
+        self.assertEqual(exchange_report.relaxation_time(still, boxes, 100.0), (300.0, True))
+
 
 class Files(unittest.TestCase):
     def test_cpu_seconds_sum_over_partitions_and_use_the_last_run(self):
@@ -115,11 +160,19 @@ class Files(unittest.TestCase):
             self.assertTrue(fields[3].startswith("0.5000+-"))
             self.assertTrue(fields[4].startswith("0.25000+-"))
             # 16 CPU seconds for 40000 steps: 400 us per step
-            self.assertEqual(fields[8], "400.00")
+            self.assertEqual(fields[9], "400.00")
             exact = subprocess.run([sys.executable, TOOL, "exact", d], capture_output=True,
                                    text=True, check=True).stdout
             self.assertIn("flow", exact)
             self.assertIn("g(r) chi2/dof", exact)
+            self.assertIn("reference, plain MD of the target", exact)
+            # a swap run, where there is one, is the reference instead of MD
+            run_folder(os.path.join(d, "swap"), ar1(0.5, 4000, 8) + 1.0, frames, box,
+                       loop=(4.0, 1, 40000))
+            exact = subprocess.run([sys.executable, TOOL, "exact", d], capture_output=True,
+                                   text=True, check=True).stdout
+            self.assertIn("reference, swap MC at the target", exact)
+            self.assertRegex(exact, r"\nmd +<U_B> ")
 
     def test_missing_md_run_is_named(self):
         with tempfile.TemporaryDirectory() as d:
@@ -128,7 +181,7 @@ class Files(unittest.TestCase):
             result = subprocess.run([sys.executable, TOOL, "exact", d], capture_output=True,
                                     text=True, check=False)
             self.assertNotEqual(result.returncode, 0)
-            self.assertIn("no md run to compare with", result.stderr)
+            self.assertIn("no md or swap run to compare with", result.stderr)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+# CTest script (cmake -P): examples/lammps_inputs/ternary2d.pair, which every glass-former
+# input includes, sets the pair parameters for the simulation and keeps the same commands,
+# quoted, in ka2 for the fixes. fix flowmap compares the simulation's pair energy with its
+# source commands when a run starts, so a run of a 43-atom mixture with "source ${ka2}" shows
+# that the two copies agree, and the same run with one number of the simulation's copy changed
+# must be refused (which shows that the comparison would see a drift).
+#   -D SOURCE_DIR, LMP, PLUGIN, WORK_DIR
+foreach(_var SOURCE_DIR LMP PLUGIN WORK_DIR)
+  if(NOT DEFINED ${_var})
+    message(FATAL_ERROR "ternary_pair.cmake needs -D ${_var}=...")
+  endif()
+endforeach()
+file(MAKE_DIRECTORY "${WORK_DIR}")
+# change: a pair_coeff command after the include (empty: none)
+function(run_mixture change)
+  file(WRITE "${WORK_DIR}/in.ternary_pair"
+    "plugin load ${PLUGIN}\nunits lj\ndimension 2\natom_style atomic\natom_modify map array\n"
+    "region box block 0 6.0 0 6.0 -0.5 0.5\ncreate_box 3 box\n"
+    "create_atoms 1 random 43 2025 NULL overlap 0.75 maxtry 1000\n"
+    "set type 1 type/subset 2 15 2026\nset type 1 type/subset 3 6 2027\nmass * 1.0\n"
+    "include ${SOURCE_DIR}/examples/lammps_inputs/ternary2d.pair\n${change}\n"
+    "fix 2d all enforce2d\n"
+    "fix flow all flowmap 10 0.359 0.25 source \${ka2} target \${ka2}\n"
+    "run 0\nprint \"PAIR ENERGY $(pe:%.10g)\"\n")
+  execute_process(COMMAND "${LMP}" -in in.ternary_pair -log none -nocite -echo none
+    WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  set(_rc ${rc} PARENT_SCOPE)
+  set(_out "${out}" PARENT_SCOPE)
+endfunction()
+
+run_mixture("")
+if(NOT _rc EQUAL 0 OR NOT _out MATCHES "PAIR ENERGY -?[0-9]")
+  message(FATAL_ERROR "the mixture with ternary2d.pair as it is was refused (${_rc}):\n${_out}")
+endif()
+run_mixture("pair_coeff 1 3 1.3 0.9 2.25")
+if(_rc EQUAL 0 OR NOT _out MATCHES "the simulation's pair energy is .* but the source Hamiltonian")
+  message(FATAL_ERROR "a changed copy of the A-C parameters was not refused (${_rc}):\n${_out}")
+endif()

@@ -22,7 +22,7 @@
 # species at T_B: the equilibrium reference, against which `exact` compares when it is there),
 # identity (two-temperature replica exchange) and flow (FLOW: a model file trained for
 # T_A -> T_B with in.ternary2d_map; no flow is shipped for it). The table adds the structural
-# relaxation time tau_Q of the self-overlap (exchange_report.py).
+# relaxation time tau_Q of the overlap by species (exchange_report.py).
 # Usage: bench/bench_exchange.sh [system (I)] [steps (2000000)]
 # BUILD selects the build folder (default build), OUT the results folder (default
 # bench/out/exchange_<system>, kept), RUNS the runs (default "md identity flow poor"; ternary

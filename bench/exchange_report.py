@@ -34,7 +34,7 @@ import flowmap_plot  # noqa: E402
 BLOCKS = 20
 # Runs of the benchmark in the order the tables show them; other folders follow.
 ORDER = ["md", "swap", "identity", "flow", "poor"]
-# Self-overlap: an atom still counts as in place within this distance (units of sigma_AA),
+# Overlap: a site still holds an atom of its species within this distance (units of sigma_AA),
 # the usual choice for Kob-Andersen mixtures (about a third of the nearest-neighbour distance).
 OVERLAP_RADIUS = 0.3
 # Time origins per lag for the overlap (its cost is origins x N^2 per lag).
@@ -216,14 +216,12 @@ class Run:
         self.folder = folder
         self.steps, self.energy = read_samples(folder)
         self.sample_interval = float(self.steps[1] - self.steps[0]) if len(self.steps) > 1 else 1
-        path = os.path.join(folder, "frames_target.dump")
+        # types: the species of each atom in each frame (swap moves change them); None: one
         try:
-            dump_steps, self.box, self.positions, _ = flowmap_plot.dump_positions(path)
-            _, _, columns, data = flowmap_plot.read_dump(path)
+            dump_steps, self.box, self.positions, _, self.types = flowmap_plot.dump_positions(
+                os.path.join(folder, "frames_target.dump"), with_types=True)
         except flowmap_plot.Skipped as missing:
             fail(f"{missing}")
-        # species of each atom in each frame (swap moves change them); one species if absent
-        self.types = data[:, :, columns.index("type")] if "type" in columns else None
         self.dump_interval = float(dump_steps[1] - dump_steps[0]) if len(dump_steps) > 1 else 1
         self.attempts = read_attempts(folder)
         self.cpu, self.run_steps = loop_cpu_seconds(folder)

@@ -164,8 +164,9 @@ def read_dump(path):
     return np.array(steps), np.array(boxes), columns, np.array(frames)
 
 
-def dump_positions(path):
-    """(steps, box [frames, d], positions [frames, atoms, d], images [frames, atoms, d]).
+def dump_positions(path, with_types=False):
+    """(steps, box [frames, d], positions [frames, atoms, d], images [frames, atoms, d]), and
+    with with_types the type column [frames, atoms] as well (None if absent).
 
     images are the f_*[k] columns (fix flowmap's mapped positions), None if absent.
     """
@@ -177,6 +178,9 @@ def dump_positions(path):
     mapped = [c for c in columns if c.startswith("f_")]
     positions = data[:, :, [columns.index(c) for c in axes]]
     images = data[:, :, [columns.index(c) for c in mapped[:d]]] if len(mapped) >= d else None
+    if with_types:
+        types = data[:, :, columns.index("type")] if "type" in columns else None
+        return steps, box[:, :d], positions, images, types
     return steps, box[:, :d], positions, images
 
 

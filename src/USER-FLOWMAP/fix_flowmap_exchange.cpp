@@ -27,6 +27,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -207,6 +208,14 @@ void FixFlowMapExchange::prepare()
   }
   fail_together(failure);
   MPI_Bcast(&fingerprint_, 1, MPI_INT64_T, 0, world);
+  int recorded = 0;
+  if (model_) {
+    for (const auto t : model_->species().types()) model_types_.push_back(static_cast<int>(t));
+    recorded = static_cast<int>(model_types_.size());
+  }
+  MPI_Bcast(&recorded, 1, MPI_INT, 0, world);
+  model_types_.resize(recorded);
+  if (recorded > 0) MPI_Bcast(model_types_.data(), recorded, MPI_INT, 0, world);
   if (model_) {
     const auto &meta = model_->metadata();
     if (meta.source_temperature != temperature_[SOURCE] ||
@@ -340,14 +349,6 @@ void FixFlowMapExchange::handshake()
   if (differ(7))
     error->all(FLERR, "Fix flowmap/exchange: {} is {}D and {} is {}D", name[0], field[0][7],
                name[1], field[1][7]);
-  if (differ(9)) {
-    const auto t0 = split(field[0][9], ' '), t1 = split(field[1][9], ' ');
-    std::size_t i = 0;
-    while (i < t0.size() && t0[i] == t1[i]) ++i;
-    error->all(FLERR, "Fix flowmap/exchange: atom {} has type {} on {} and type {} on {}; the "
-               "flow maps each atom onto the atom with the same ID, so the types must match",
-               i + 1, t0[i], name[0], t1[i], name[1]);
-  }
   if (differ(10) || differ(11)) {
     const int e = differ(10) ? 10 : 11;
     error->all(FLERR, "Fix flowmap/exchange: the {} pair commands are \"{}\" on {} and \"{}\" "
@@ -357,6 +358,8 @@ void FixFlowMapExchange::handshake()
   if (differ(12))
     error->all(FLERR, "Fix flowmap/exchange: {} exchanges through {} and {} through {}; both "
                "must load the same flow", name[0], field[0][13], name[1], field[1][13]);
+
+  adopt_common_types(field, role, name);
 
   // The boxes: each state's from the partition that samples it.
   const int source = role[0] == SOURCE ? 0 : 1;
@@ -372,16 +375,58 @@ void FixFlowMapExchange::handshake()
   states_.beta_target = 1.0 / (force->boltz * temperature_[TARGET]);
 }
 
+// Swap moves (fix atom/swap) exchange types between atoms, so the partitions (and the flow)
+// may hold one composition with different types by atom ID. Exchanging the labels of two atoms
+// of one species leaves every Boltzmann weight unchanged, so both partitions take one order,
+// the flow's if it records one (its input rows must be the species it was trained on), else
+// the source partition's, and gather their frames relabelled to it; place() puts each row back
+// on the atom it came from. The relabelling keeps the order of IDs within a species, so the
+// k-th atom of a type on one partition always meets the k-th on the other, whichever order is
+// common: a restarted run, which takes the order afresh, pairs the atoms as before.
+void FixFlowMapExchange::adopt_common_types(const std::vector<std::string> (&field)[2],
+                                            const int (&role)[2], const std::string (&name)[2])
+{
+  constexpr int kTypes = 9;
+  std::vector<int> types[2];
+  for (int w = 0; w < 2; ++w)
+    for (const auto &t : split(field[w][kTypes], ' ')) types[w].push_back(std::stoi(t));
+  auto sorted = [](std::vector<int> t) {
+    std::sort(t.begin(), t.end());
+    return t;
+  };
+  auto describe_types = [](const std::vector<int> &t) {
+    return flowmap::Species(std::vector<std::int64_t>(t.begin(), t.end())).describe();
+  };
+  if (sorted(types[0]) != sorted(types[1]))
+    error->all(FLERR, "Fix flowmap/exchange: {} holds {} and {} holds {}; both states need the "
+               "same number of atoms of each type", name[0], describe_types(types[0]), name[1],
+               describe_types(types[1]));
+
+  const int source = role[0] == SOURCE ? 0 : 1;
+  // A flow of another composition is refused in build_bridges(), naming both.
+  const bool flow_order = !model_types_.empty() && sorted(model_types_) == sorted(types[source]);
+  const auto &common = flow_order ? model_types_ : types[source];
+  const int me = universe->iworld;
+  if (common == types[me]) return;
+  frame_->adopt_types(common);
+  if (comm->me == 0)
+    utils::logmesg(lmp, "Fix flowmap/exchange: {} holds its types by atom ID in another order "
+                   "than {} (swap moves); its frames are relabelled within each species\n",
+                   name[me], flow_order ? "the flow" : name[source]);
+}
+
 // The roots' energy bridges, one per Hamiltonian in its state's box, and the check that the
-// flow was made for these two boxes.
+// flow was made for these two boxes and this composition.
 void FixFlowMapExchange::build_bridges()
 {
   std::string failure;
   if (comm->me == 0) {
     try {
-      if (model_)
+      if (model_) {
         flowmap::check_model_matches(*model_, states_.num_particles, states_.dimension,
                                      states_.source_box, states_.target_box);
+        flowmap::check_model_species(*model_, frame_->species());
+      }
       for (int e = 0; e < 2; ++e) {
         const auto &box = e == SOURCE ? states_.source_box : states_.target_box;
         if (bridges_[e] && bridge_boxes_[e] == box) continue;

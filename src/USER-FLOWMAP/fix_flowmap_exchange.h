@@ -59,6 +59,8 @@ class FixFlowMapExchange : public Fix {
   void prepare();
   std::string describe() const;
   void handshake();
+  void adopt_common_types(const std::vector<std::string> (&field)[2], const int (&role)[2],
+                          const std::string (&name)[2]);
   void build_bridges();
   void check_own_energy();
   void attempt();
@@ -81,6 +83,7 @@ class FixFlowMapExchange : public Fix {
 
   bool prepared_ = false;
   std::string pending_failure_;    // from restart(), raised at setup by both partitions
+  std::vector<int> model_types_;    // the flow's recorded types by atom ID; empty: none
   std::unique_ptr<FlowMapFrame> frame_;
   std::unique_ptr<flowmap::FlowModel> model_;            // partition root only; none: identity
   std::int64_t fingerprint_ = 0;                         // of the flow, for the handshake

@@ -26,6 +26,15 @@ void FlowMapFrame::forget()
   frames_ = 0;
 }
 
+void FlowMapFrame::adopt_types(const std::vector<int> &types)
+{
+  flowmap::Species adopted(std::vector<std::int64_t>(types.begin(), types.end()));
+  // relabelling() refuses other counts of the types, naming both compositions
+  adopted.relabelling(std::vector<std::int64_t>(types_.begin(), types_.end()));
+  types_ = types;
+  species_ = std::move(adopted);
+}
+
 std::vector<double> FlowMapFrame::current_box_lengths() const
 {
   return std::vector<double>(domain->prd, domain->prd + domain->dimension);

@@ -37,6 +37,10 @@ class FlowMapFrame : protected Pointers {
   // The next check_system() records the system anew (nothing gathered yet: atoms may still be
   // created).
   void forget();
+  // Takes `types` (per atom, ordered by ID) as the recorded types from now on, e.g. an order
+  // that two partitions or a model share. std::invalid_argument naming both compositions when
+  // the count of any type differs from the recorded system's. Called after check_system().
+  void adopt_types(const std::vector<int> &types);
 
   // Positions of all atoms ordered by ID (N * dimension values, as LAMMPS holds them),
   // identical on every rank of world. Refuses a frame whose N or (fixed) box differ from the

@@ -60,7 +60,7 @@ struct Files {
     return files;
   }
   std::string empty_input = "empty.in", flow = "exchange.flow", other_flow = "other.flow",
-              wrong_box_flow = "wrong_box.flow";
+              wrong_box_flow = "wrong_box.flow", mixture_flow = "mixture.flow";
 
  private:
   static void save(const std::string &path, double target_density, double scale, int seed)
@@ -79,9 +79,25 @@ struct Files {
     for (auto &p : model.flow()->parameters()) p.add_(torch::randn_like(p) * scale);
     flowmap::save_model(model, path);
   }
+  // An untrained flow (the identity map) of the 25-atom binary mixture below, in its box, with
+  // its species recorded: type 2 at IDs 21-25.
+  static void save_mixture(const std::string &path)
+  {
+    auto options = flowmap::FlowOptions::preset("tiny", kAtoms, 2);
+    options.dtype = torch::kFloat64;
+    flowmap::ModelMetadata meta;
+    const double l = box_length(0.9);
+    meta.source_box = meta.target_box = {l, l};
+    meta.source_temperature = 2.0;
+    meta.target_temperature = 1.5;
+    std::vector<std::int64_t> types(kAtoms, 1);
+    std::fill(types.end() - 5, types.end(), 2);
+    flowmap::save_model(flowmap::FlowModel(options, meta, flowmap::Species(types)), path);
+  }
   Files()
   {
     if (world_rank() == 0) {
+      save_mixture(mixture_flow);
       std::ofstream(empty_input).close();
       save(flow, kDensityTarget, 0.003, 3);
       save(other_flow, kDensityTarget, 0.003, 4);
@@ -357,8 +373,10 @@ TEST_F(ExchangeErrors, SystemsThatDoNotMatch)
   lines.insert(lines.end(), {"variable p world 1 2",
                              "if \"${p} == 2\" then \"set atom 7 type 2\""});
   EXPECT_THAT(run_error(lines, exchange("ex", 10, ok)),
-              HasSubstr("atom 7 has type 1 on partition 1 (source) and type 2 on partition 2 "
-                        "(target); the flow maps each atom onto the atom with the same ID"));
+              HasSubstr("partition 1 (source) holds 25 atoms: 25 of type 1; in atom-ID order 1 "
+                        "(IDs 1-25) and partition 2 (target) holds 25 atoms: 24 of type 1, 1 of "
+                        "type 2; in atom-ID order 1 (IDs 1-6), 2 (IDs 7), 1 (IDs 8-25); both "
+                        "states need the same number of atoms of each type"));
 
   // (no fix enforce2d: LAMMPS refuses it in 3D, on that partition only)
   auto replaced = [](const std::string &from, const std::string &to) {
@@ -784,59 +802,188 @@ std::map<long, double> read_series(const std::string &path)
 
 }    // namespace
 
-TEST(FixFlowMapExchange, SwapMovesKeepEachPositionWithItsSpecies)
+namespace {
+
+// A binary mixture, one Hamiltonian at two temperatures in the same box, the identity map,
+// NVT MD and an exchange attempt every 10 steps. `minority` is a world variable's values: the
+// IDs of the 5 type-2 atoms on each partition; swap_moves adds fix atom/swap to the source.
+// Each partition records its pair energy every 10 steps in pe_<file>_<state>.txt.
+std::vector<std::string> mixture_setup(const std::string &minority, bool swap_moves,
+                                       const std::string &file,
+                                       const std::string &load = "identity")
 {
-  // A binary mixture, one Hamiltonian at two temperatures in the same box, the identity map;
-  // the source partition also runs swap moves (fix atom/swap), which exchange types between
-  // atoms. Its frame is gathered relabelled to the recorded types, and an accepted exchange
-  // must put the other partition's configuration back the same way: then each partition's
-  // own pair energy after the exchange is the energy the other partition had before it. A
-  // position put on an atom of the other species changes the energy.
-  Files::get();
   const std::vector<std::string> mixture = {
       "pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0 2.5", "pair_coeff 1 2 1.5 0.8 2.0",
       "pair_coeff 2 2 0.5 0.88 2.2", "pair_modify shift yes"};
   const double hot = 2.0, cold = 1.5, L = box_length(0.9);
   std::vector<std::string> lines = {
       "variable T world " + number(hot) + " " + number(cold),
-      "variable vseed world 4928 5131", "variable pe world pe_source.txt pe_target.txt",
-      "units lj", "dimension 2", "atom_style atomic", "atom_modify map array",
+      "variable vseed world 4928 5131", "variable minority world " + minority,
+      "variable pe world pe_" + file + "_source.txt pe_" + file + "_target.txt",
+      // fix atom/swap picks atoms by their local index, which sorting reorders at every setup
+      "units lj", "dimension 2", "atom_style atomic", "atom_modify map array sort 0 0.0",
       "region box block 0 " + number(L) + " 0 " + number(L) + " -0.5 0.5", "create_box 2 box"};
   for (int i = 0; i < kAtoms; ++i)
     lines.push_back("create_atoms 1 single " + number((i % kSide + 0.5) * L / kSide) + " " +
                     number((i / kSide + 0.5) * L / kSide) + " 0.0 units box");
-  lines.insert(lines.end(), {"group minority id 5 10 15 20 25", "set group minority type 2",
+  lines.insert(lines.end(), {"group minority id ${minority}", "set group minority type 2",
                              "mass * 1.0"});
   lines.insert(lines.end(), mixture.begin(), mixture.end());
+  lines.insert(lines.end(), {"velocity all create ${T} ${vseed} dist gaussian",
+                             "fix 2d all enforce2d", "timestep " + number(kTimestep), "thermo 0",
+                             "fix md all nvt temp ${T} ${T} 0.2"});
+  if (swap_moves)
+    lines.push_back("partition yes 1 fix swap all atom/swap 5 5 29 " + number(hot) +
+                    " ke yes types 1 2");
   lines.insert(lines.end(), {
-      "velocity all create ${T} ${vseed} dist gaussian", "fix 2d all enforce2d",
-      "timestep " + number(kTimestep), "thermo 0", "fix md all nvt temp ${T} ${T} 0.2",
-      "partition yes 1 fix swap all atom/swap 5 5 29 " + number(hot) + " ke yes types 1 2",
       "fix ex all flowmap/exchange 10 " + number(hot) + " " + number(cold) + " source" +
-          quoted(mixture) + " target" + quoted(mixture) + " load identity seed 31 file swaps.txt",
-      "fix energy all ave/time 10 1 10 c_thermo_pe file ${pe} format %.17g", "run 600"});
-  double swaps_accepted = 0.0;
-  {
-    auto r = partitions();
-    r->commands(lines);
-    if (r->lmp()->universe->iworld == 0) {
-      std::string accepted = "f_swap[2]";
-      swaps_accepted = r->lmp()->input->variable->compute_equal(&accepted[0]);
-    }
-  }
-  MPI_Allreduce(MPI_IN_PLACE, &swaps_accepted, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Barrier(MPI_COMM_WORLD);
-  EXPECT_GT(swaps_accepted, 5.0) << "the swap moves must have exchanged types";
-  const auto attempts = read_attempts("swaps.txt");
-  const auto source = read_series("pe_source.txt"), target = read_series("pe_target.txt");
-  ASSERT_EQ(attempts.size(), 60u);
+          quoted(mixture) + " target" + quoted(mixture) + " load " + load + " seed 31 file " + file +
+          ".txt",
+      "fix energy all ave/time 10 1 10 c_thermo_pe file ${pe} format %.17g"});
+  return lines;
+}
+
+// Each accepted exchange must put the other partition's configuration onto atoms of the
+// species it was evaluated as: then each partition's own pair energy after the exchange is the
+// energy the other partition had before it. A position put on an atom of the other species
+// changes the energy. Returns the number of accepted exchanges checked.
+int expect_exchanged_energies(const std::string &file, std::size_t expected_attempts,
+                              double tolerance = 1e-9)
+{
+  const auto attempts = read_attempts(file + ".txt");
+  const auto source = read_series("pe_" + file + "_source.txt"),
+             target = read_series("pe_" + file + "_target.txt");
+  EXPECT_EQ(attempts.size(), expected_attempts);
   int checked = 0;
   for (const auto &a : attempts) {
     if (!a.accepted) continue;
-    ASSERT_TRUE(source.count(a.step) && target.count(a.step)) << "step " << a.step;
-    EXPECT_LT(relative_error(target.at(a.step), a.energy_source), 1e-9) << "step " << a.step;
-    EXPECT_LT(relative_error(source.at(a.step), a.energy_target), 1e-9) << "step " << a.step;
+    if (!source.count(a.step) || !target.count(a.step)) {
+      ADD_FAILURE() << "no energy recorded at step " << a.step;
+      continue;
+    }
+    EXPECT_LT(relative_error(target.at(a.step), a.energy_source), tolerance) << "step " << a.step;
+    EXPECT_LT(relative_error(source.at(a.step), a.energy_target), tolerance) << "step " << a.step;
     ++checked;
   }
-  EXPECT_GE(checked, 10) << "too few accepted exchanges to test the placement";
+  return checked;
+}
+
+double swaps_accepted_on_source(LammpsRunner &r)
+{
+  double accepted = 0.0;
+  if (r.lmp()->universe->iworld == 0) {
+    std::string expr = "f_swap[2]";
+    accepted = r.lmp()->input->variable->compute_equal(&expr[0]);
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &accepted, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return accepted;
+}
+
+const char *const kMinority = "\"5 10 15 20 25\" \"5 10 15 20 25\"";
+
+}    // namespace
+
+TEST(FixFlowMapExchange, SwapMovesKeepEachPositionWithItsSpecies)
+{
+  // The source partition runs swap moves (fix atom/swap), which exchange types between atoms.
+  // Its frame is gathered relabelled to the recorded types, and an accepted exchange must put
+  // the other partition's configuration back the same way.
+  Files::get();
+  double swaps = 0.0;
+  {
+    auto r = partitions();
+    r->commands(mixture_setup(kMinority, true, "swaps"));
+    r->command("run 600");
+    swaps = swaps_accepted_on_source(*r);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_GT(swaps, 5.0) << "the swap moves must have exchanged types";
+  EXPECT_GE(expect_exchanged_energies("swaps", 60), 10)
+      << "too few accepted exchanges to test the placement";
+}
+
+TEST(FixFlowMapExchange, PartitionsWithOtherTypesByIdShareOneOrder)
+{
+  // The same composition, the type-2 atoms at other IDs on each partition (as after swap
+  // moves in an earlier run): both partitions take the source's order and relabel within
+  // species, so every exchange still puts each position on an atom of its species.
+  Files::get();
+  {
+    auto r = partitions();
+    r->commands(mixture_setup("\"5 10 15 20 25\" \"1 2 3 4 6\"", false, "reordered"));
+    r->command("run 600");
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_GE(expect_exchanged_energies("reordered", 60), 10)
+      << "too few accepted exchanges to test the placement";
+}
+
+TEST(FixFlowMapExchange, AFlowWithSpeciesSetsTheTypeOrder)
+{
+  // The flow records type 2 at IDs 21-25, the partitions hold it at 5, 10, ..., 25 and the
+  // source runs swap moves: both partitions feed the flow rows in its order. The untrained
+  // flow is the identity map, so each partition's energy after an accepted exchange is the
+  // other's before it, to the flow's round-off.
+  const auto &files = Files::get();
+  {
+    auto r = partitions();
+    r->commands(mixture_setup(kMinority, true, "flow_order", files.mixture_flow));
+    r->command("run 400");
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_GE(expect_exchanged_energies("flow_order", 40, 1e-7), 5)
+      << "too few accepted exchanges to test the placement";
+
+  // a flow of another composition is refused, naming both
+  auto r = partitions();
+  r->commands(mixture_setup("5 5", false, "flow_refused", files.mixture_flow));
+  EXPECT_THAT(bare_message(r->error_of("run 10")),
+              HasSubstr("the model was trained for 25 atoms: 20 of type 1, 5 of type 2; in "
+                        "atom-ID order 1 (IDs 1-20), 2 (IDs 21-25); this system has 25 atoms: "
+                        "24 of type 1, 1 of type 2"));
+}
+
+TEST(FixFlowMapExchange, RestartAfterSwapMovesContinuesTheExchangeExactly)
+{
+  // After swap moves the partitions hold their types by ID in different orders when the
+  // restarted fix records them afresh; it must take one order and pair the atoms as the
+  // uninterrupted run does.
+  Files::get();
+  {
+    auto r = partitions();
+    r->commands(mixture_setup(kMinority, true, "swap_full"));
+    r->command("run 400");
+  }
+  double swaps = 0.0;
+  {
+    auto r = partitions();
+    r->commands(mixture_setup(kMinority, true, "swap_first"));
+    r->commands({"run 200", "variable rf world swap_a.restart swap_b.restart",
+                 "write_restart ${rf}"});
+    swaps = swaps_accepted_on_source(*r);
+  }
+  {
+    auto r = partitions();
+    // the system (types, pair style, groups, velocities) from the restart file; the
+    // variables it needs and the fixes, with the same IDs, as before
+    std::vector<std::string> restarted = {"variable rf world swap_a.restart swap_b.restart",
+                                          "read_restart ${rf}"};
+    bool fixes = false;
+    for (const auto &l : mixture_setup(kMinority, true, "swap_second")) {
+      fixes = fixes || l.rfind("fix 2d", 0) == 0;
+      if (fixes || l.rfind("variable T ", 0) == 0 || l.rfind("variable pe ", 0) == 0)
+        restarted.push_back(l);
+    }
+    r->commands(restarted);
+    r->command("run 200");
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_GT(swaps, 5.0) << "the swap moves must have exchanged types before the restart";
+  const auto full = read_attempts("swap_full.txt");
+  auto resumed = read_attempts("swap_first.txt");
+  const auto second = read_attempts("swap_second.txt");
+  ASSERT_EQ(resumed.size(), 20u);
+  EXPECT_GT(count_accepted(second), 0);
+  resumed.insert(resumed.end(), second.begin(), second.end());
+  expect_same_attempts(full, resumed, 1e-8);
 }

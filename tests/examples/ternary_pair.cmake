@@ -11,9 +11,20 @@ foreach(_var SOURCE_DIR LMP PLUGIN WORK_DIR)
   endif()
 endforeach()
 file(MAKE_DIRECTORY "${WORK_DIR}")
+# Writes the remaining arguments, joined, to WORK_DIR/in.<name> and runs LAMMPS on it; exit
+# status in _rc, output in _out.
+function(run_lammps name)
+  string(CONCAT _text ${ARGN})
+  file(WRITE "${WORK_DIR}/in.${name}" "${_text}")
+  execute_process(COMMAND "${LMP}" -in in.${name} -log none -nocite -echo none
+    WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  set(_rc ${rc} PARENT_SCOPE)
+  set(_out "${out}" PARENT_SCOPE)
+endfunction()
+
 # change: a pair_coeff command after the include (empty: none)
 function(run_mixture change)
-  file(WRITE "${WORK_DIR}/in.ternary_pair"
+  run_lammps(ternary_pair
     "plugin load ${PLUGIN}\nunits lj\ndimension 2\natom_style atomic\natom_modify map array\n"
     "region box block 0 6.0 0 6.0 -0.5 0.5\ncreate_box 3 box\n"
     "variable i loop 43\nlabel place\n"
@@ -25,10 +36,8 @@ function(run_mixture change)
     "fix 2d all enforce2d\n"
     "fix flow all flowmap 10 0.359 0.25 source \${ka2d} target \${ka2d}\n"
     "run 0\nprint \"PAIR ENERGY $(pe:%.10g)\"\n")
-  execute_process(COMMAND "${LMP}" -in in.ternary_pair -log none -nocite -echo none
-    WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  set(_rc ${rc} PARENT_SCOPE)
-  set(_out "${out}" PARENT_SCOPE)
+  set(_rc ${_rc} PARENT_SCOPE)
+  set(_out "${_out}" PARENT_SCOPE)
 endfunction()
 
 run_mixture("")
@@ -43,7 +52,7 @@ endif()
 # The potential itself: an A-B pair at r = 1.0 and an A-C pair at r = 1.7, far apart, against
 # KA2D's formula 4 eps [(sigma/r)^12 - (sigma/r)^6 + C0 + C2 (r/sigma)^2 + C4 (r/sigma)^4]
 # evaluated by hand (double precision): -0.99947387302463 + -0.02328659295902 = -1.0227604659836442.
-file(WRITE "${WORK_DIR}/in.ternary_pairs"
+run_lammps(ternary_pairs
   "units lj\ndimension 2\natom_style atomic\natom_modify map array\n"
   "region box block 0 20 0 20 -0.5 0.5\ncreate_box 3 box\n"
   "create_atoms 1 single 5 5 0\ncreate_atoms 2 single 6.0 5 0\n"
@@ -52,11 +61,9 @@ file(WRITE "${WORK_DIR}/in.ternary_pairs"
   "include \${inputs}/ternary2d.pair\nthermo_modify norm no\nrun 0\n"
   "if \"$(abs(pe+1.0227604659836442)) < 1e-7\" then \"print 'ENERGY AGREES'\" "
   "else \"print 'ENERGY DIFFERS $(pe:%.12g)'\"\n")
-execute_process(COMMAND "${LMP}" -in in.ternary_pairs -log none -nocite -echo none
-  WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "ENERGY AGREES")
-  message(FATAL_ERROR "the pair energy of two KA2D pairs is not the formula's (${rc}):\n${out}")
+if(NOT _rc EQUAL 0 OR NOT _out MATCHES "ENERGY AGREES")
+  message(FATAL_ERROR "the pair energy of two KA2D pairs is not the formula's (${_rc}):\n${_out}")
 endif()
-if(out MATCHES "WARNING:[^\n]*table")
-  message(FATAL_ERROR "LAMMPS warned about the KA2D pair file:\n${out}")
+if(_out MATCHES "WARNING:[^\n]*table")
+  message(FATAL_ERROR "LAMMPS warned about the KA2D pair file:\n${_out}")
 endif()

@@ -9,9 +9,9 @@ The polynomial makes u, u' and u'' vanish at the cutoff. LAMMPS has no pair styl
 examples/lammps_inputs/ternary2d.pair overlays plain Lennard-Jones (lj/cut, not shifted) with
 this table of the polynomial term alone. The term is a smooth polynomial, so LAMMPS's spline
 of the table onto its own grid reproduces it, and its linear lookup in r^2 with 4000 points
-(pair_style table linear 4000) interpolates to a few 1e-9 eps; and it is finite at every r, so flow-mapped configurations with
-overlapping atoms still get an energy (a table of the whole potential would have to stop at
-an inner cutoff, below which LAMMPS aborts). LAMMPS checks each tabulated force against the
+(pair_style table linear 4000) interpolates to a few 1e-9 eps. It is finite at every r, so
+flow-mapped configurations with overlapping atoms still get an energy (a table of the whole
+potential would have to stop at an inner cutoff, below which LAMMPS aborts). LAMMPS checks each tabulated force against the
 secants of the energy and warns where it is not between them, which is true at an inflection
 point (here r = 1.6147 sigma_ab); the default 491 points, uniform in r, put the inflection
 midway between two of them, where the check holds.

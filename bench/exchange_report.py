@@ -110,23 +110,30 @@ def read_attempts(folder):
         return None
 
 
+def loop_times(log):
+    """[(CPU seconds, steps)] of every run of a LAMMPS log, in order: the loop's wall time x
+    MPI processes x the "% CPU use" LAMMPS reports after it, so that a run slowed down by other
+    processes on the cores is charged the CPU time it used, not the time it waited."""
+    if not os.path.exists(log):
+        fail(f"{log}: no such file")
+    with open(log) as f:
+        found = re.findall(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps"
+                           r"(?:.*\n){0,3}?\s*([0-9.]+)% CPU use", f.read())
+    return [(float(s) * int(p) * float(use) / 100.0, int(n)) for s, p, n, use in found]
+
+
 def loop_cpu_seconds(folder):
-    """CPU seconds of the production run: loop time x processes, summed over the partitions,
-    and its number of steps. The production run is the last run of each log."""
+    """CPU seconds of the production run (loop_times), summed over the partitions, and its
+    number of steps. The production run is the last run of each log."""
     logs = sorted(glob.glob(os.path.join(folder, "log.lammps.*"))) or \
         [os.path.join(folder, "log.lammps")]
     total, steps = 0.0, None
-    pattern = re.compile(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps")
     for log in logs:
-        if not os.path.exists(log):
-            fail(f"{log}: no such file")
-        with open(log) as f:
-            found = pattern.findall(f.read())
+        found = loop_times(log)
         if not found:
-            fail(f"{log}: no 'Loop time' line (did the run finish?)")
-        seconds, procs, n = found[-1]
-        total += float(seconds) * int(procs)
-        steps = int(n)
+            fail(f"{log}: no 'Loop time' and '% CPU use' lines (did the run finish?)")
+        seconds, steps = found[-1]
+        total += seconds
     return total, steps
 
 

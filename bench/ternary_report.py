@@ -27,7 +27,6 @@ import argparse
 import glob
 import math
 import os
-import re
 import sys
 
 # The readers and estimators of the package's post-processing tool and of the exchange
@@ -36,7 +35,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tools"))
 sys.path.insert(0, here)
 import flowmap_plot  # noqa: E402
-from exchange_report import statistical_inefficiency  # noqa: E402
+from exchange_report import loop_times, statistical_inefficiency  # noqa: E402
 
 BLOCKS = 20
 RESAMPLES = 200
@@ -118,18 +117,6 @@ def temperature_rows(energy, atoms, source, temperatures, blocks=BLOCKS):
         rows.append((t, flowmap_plot.kish_ress(log_w))
                     + energy_estimates(energy, log_w, atoms, t, blocks))
     return rows
-
-
-def loop_times(log):
-    """[(CPU seconds, steps)] of every run of a LAMMPS log, in order: the loop's wall time x
-    MPI processes x the "% CPU use" LAMMPS reports after it, so that a run slowed down by other
-    processes on the cores is charged the CPU time it used, not the time it waited."""
-    if not os.path.exists(log):
-        fail(f"{log}: no such file")
-    with open(log) as f:
-        found = re.findall(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps"
-                           r"(?:.*\n){0,3}?\s*([0-9.]+)% CPU use", f.read())
-    return [(float(s) * int(p) * float(use) / 100.0, int(n)) for s, p, n, use in found]
 
 
 def run_info(folder):

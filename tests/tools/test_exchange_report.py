@@ -29,7 +29,8 @@ def triangular_lattice(columns, rows, spacing):
     return np.array(points), np.array([columns * spacing, rows * height])
 
 
-def run_folder(folder, energies, frames, box, attempts=None, loop=(10.0, 1, 1000), logs=1):
+def run_folder(folder, energies, frames, box, attempts=None, loop=(10.0, 1, 1000, 100.0),
+               logs=1):
     text = "# Time-averaged data for fix samples\n# TimeStep c_thermo_pe\n"
     text += "".join(f"{10 * k} {u!r}\n" for k, u in enumerate(energies))
     write(os.path.join(folder, "samples_target.dat"), text)
@@ -40,9 +41,12 @@ def run_folder(folder, energies, frames, box, attempts=None, loop=(10.0, 1, 1000
                  "ITEM: ATOMS id x y\n")
         dump += "".join(f"{i + 1} {p[0]!r} {p[1]!r}\n" for i, p in enumerate(x))
     write(os.path.join(folder, "frames_target.dump"), dump)
-    seconds, procs, steps = loop
-    log = f"Loop time of 1.0 on 1 procs for 10 steps with 16 atoms\n" \
-          f"Loop time of {seconds} on {procs} procs for {steps} steps with 16 atoms\n"
+    seconds, procs, steps, use = loop
+    log = "Loop time of 1.0 on 1 procs for 10 steps with 16 atoms\n\n" \
+          "100.0% CPU use with 1 MPI tasks x 1 OpenMP threads\n" \
+          f"Loop time of {seconds} on {procs} procs for {steps} steps with 16 atoms\n\n" \
+          "Performance: 1 tau/day, 2 timesteps/s, 3 katom-step/s\n" \
+          f"{use}% CPU use with {procs} MPI tasks x 1 OpenMP threads\n"
     names = ["log.lammps"] if logs == 1 else [f"log.lammps.{k}" for k in range(logs)]
     for name in names:
         write(os.path.join(folder, name), log)
@@ -137,8 +141,15 @@ class Files(unittest.TestCase):
     def test_cpu_seconds_sum_over_partitions_and_use_the_last_run(self):
         with tempfile.TemporaryDirectory() as d:
             x, box = triangular_lattice(4, 4, 1.1)
-            run_folder(d, [1.0, 2.0], [x], box, loop=(6.0, 2, 3000), logs=2)
+            run_folder(d, [1.0, 2.0], [x], box, loop=(6.0, 2, 3000, 100.0), logs=2)
             self.assertEqual(exchange_report.loop_cpu_seconds(d), (24.0, 3000))
+
+    def test_cpu_seconds_charge_the_cpu_share_a_loaded_machine_gave(self):
+        # 6 s of wall time on 2 processes that got 50 % of their cores: 6 CPU seconds
+        with tempfile.TemporaryDirectory() as d:
+            x, box = triangular_lattice(4, 4, 1.1)
+            run_folder(d, [1.0, 2.0], [x], box, loop=(6.0, 2, 3000, 50.0))
+            self.assertEqual(exchange_report.loop_cpu_seconds(d), (6.0, 3000))
 
     def test_table_and_exactness_from_synthetic_runs(self):
         with tempfile.TemporaryDirectory() as d:
@@ -146,11 +157,11 @@ class Files(unittest.TestCase):
             rng = np.random.default_rng(5)
             frames = [(x + 0.05 * rng.standard_normal(x.shape)) % box for _ in range(40)]
             run_folder(os.path.join(d, "md"), ar1(0.5, 4000, 6), frames, box,
-                       loop=(4.0, 1, 40000))
+                       loop=(4.0, 1, 40000, 100.0))
             # half of the attempts accepted; alpha 1/2 and identity alpha 1/4 everywhere
             attempts = [(math.log(0.5), k % 2, math.log(0.25)) for k in range(400)]
             run_folder(os.path.join(d, "flow"), ar1(0.5, 4000, 7), frames, box, attempts,
-                       loop=(8.0, 1, 40000), logs=2)
+                       loop=(8.0, 1, 40000, 100.0), logs=2)
             table = subprocess.run([sys.executable, TOOL, "table", d], capture_output=True,
                                    text=True, check=True).stdout
             flow = next(line for line in table.splitlines() if line.startswith("flow"))
@@ -168,7 +179,7 @@ class Files(unittest.TestCase):
             self.assertIn("reference, plain MD of the target", exact)
             # a swap run, where there is one, is the reference instead of MD
             run_folder(os.path.join(d, "swap"), ar1(0.5, 4000, 8) + 1.0, frames, box,
-                       loop=(4.0, 1, 40000))
+                       loop=(4.0, 1, 40000, 100.0))
             exact = subprocess.run([sys.executable, TOOL, "exact", d], capture_output=True,
                                    text=True, check=True).stdout
             self.assertIn("reference, swap MC at the target", exact)

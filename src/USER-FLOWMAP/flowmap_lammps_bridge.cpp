@@ -22,6 +22,7 @@
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "pair.h"
+#include "pair_hybrid.h"
 #include "update.h"
 #include "flowmap_lammps_compat.h"
 
@@ -80,6 +81,44 @@ double wrap(double x, double length)
   if (w < 0.0) w += length;
   if (w >= length || w < 0.0) w = 0.0;
   return w;
+}
+
+// PairHybrid keeps which sub-styles serve a pair of types protected. A derived class may form
+// pointers to those members and apply them to any PairHybrid, which reads them without
+// constructing one (never instantiated).
+class HybridSubStyles : public PairHybrid {
+ public:
+  HybridSubStyles() = delete;
+  static std::vector<Pair *> of(PairHybrid *hybrid, int itype, int jtype)
+  {
+    Pair **styles = hybrid->*(&HybridSubStyles::styles);
+    int **nmap = hybrid->*(&HybridSubStyles::nmap);
+    int ***map = hybrid->*(&HybridSubStyles::map);
+    std::vector<Pair *> serving;
+    for (int m = 0; m < nmap[itype][jtype]; ++m) serving.push_back(styles[map[itype][jtype][m]]);
+    return serving;
+  }
+};
+
+// sigma of types i <= j as the pair style reports it after init(), 0 where it reports none.
+// A hybrid's own extract() returns its first sub-style's table, right only for the pairs that
+// sub-style serves, so each pair asks the sub-styles serving it; where several report one
+// (overlaid Lennard-Jones terms), the smallest, whose core is the innermost.
+double reported_sigma(Pair *pair, int i, int j)
+{
+  int dim = 0;
+  auto *hybrid = dynamic_cast<PairHybrid *>(pair);
+  if (!hybrid) {
+    auto **sigma = static_cast<double **>(pair->extract("sigma", dim));
+    return sigma && dim == 2 ? sigma[i][j] : 0.0;
+  }
+  double smallest = 0.0;
+  for (Pair *sub : HybridSubStyles::of(hybrid, i, j)) {
+    auto **sigma = static_cast<double **>(sub->extract("sigma", dim));
+    if (!sigma || dim != 2 || !(sigma[i][j] > 0.0)) continue;
+    if (smallest == 0.0 || sigma[i][j] < smallest) smallest = sigma[i][j];
+  }
+  return smallest;
 }
 
 }    // namespace
@@ -206,21 +245,21 @@ FlowMapBridge::Helper::Helper(const FlowMapBridgeSetup &setup) :
   const bool pairwise = pair->single_enable && !pair->manybody_flag;
   if (core_requested) {
     // After init(): mixed sigmas exist, in the upper triangle (init_one(i, j) with i <= j).
-    int dim = 0;
-    double **sigma = nullptr;
-    if (setup.core_sigma > 0.0 && std::strncmp(lmp_->force->pair_style, "hybrid", 6) != 0) {
-      sigma = static_cast<double **>(pair->extract("sigma", dim));
-      if (dim != 2) sigma = nullptr;
-    }
+    // A hybrid with a sub-style lacking single() takes sigma from none of them: its pairs are
+    // then regularised only by an explicit core_radius, which is refused below, rather than
+    // refused for the default.
+    const bool from_sigma = setup.core_sigma > 0.0 &&
+                            (pairwise || dynamic_cast<PairHybrid *>(pair) == nullptr);
     for (int i = 1; i <= ntypes_; ++i)
       for (int j = i; j <= ntypes_; ++j) {
-        const double rc = sigma ? setup.core_sigma * sigma[i][j] : setup.core_radius;
+        const double sigma = from_sigma && interacting(i, j) ? reported_sigma(pair, i, j) : 0.0;
+        const double rc = sigma > 0.0 ? setup.core_sigma * sigma : setup.core_radius;
         core_[i * (ntypes_ + 1) + j] = core_[j * (ntypes_ + 1) + i] = rc;
         if (interacting(i, j) && rc > 0.0) regularise_ = true;
         if (interacting(i, j) && rc * rc >= pair->cutsq[i][j])
           throw FlowMapBridgeError(
               "energy bridge: core_radius " + number(rc) +
-              (sigma ? " (" + number(setup.core_sigma) + " sigma)" : std::string()) +
+              (sigma > 0.0 ? " (" + number(setup.core_sigma) + " sigma)" : std::string()) +
               " is not below the pair cutoff " + number(std::sqrt(pair->cutsq[i][j])) +
               " of types " + std::to_string(i) + " " + std::to_string(j));
       }

@@ -29,8 +29,8 @@
    (all of hybrid/overlay's sub-styles), and each r_c below its pair's cutoff. In a mixture
    the overlap distance differs between pairs of types, so the radius of types I, J is by
    default a fraction of that pair's sigma (FlowMapBridgeSetup::core_sigma), read from the
-   pair style after mixing; styles that do not report sigma (and hybrid styles, whose sigma
-   table is one sub-style's) get the fixed core_radius. Reported weights always use
+   pair style after mixing (for a hybrid, from the sub-styles serving that pair); pairs whose
+   style reports no sigma get the fixed core_radius. Reported weights always use
    regularised = false.
 ------------------------------------------------------------------------- */
 
@@ -60,8 +60,9 @@ struct FlowMapBridgeSetup {
   // Regularisation for training: below its pair's core radius every pair energy is continued
   // linearly from its value and slope there (0: off). Requires pair styles that implement
   // single(). The radius of types I, J is core_sigma * sigma_IJ where the pair style reports
-  // sigma (Pair::extract("sigma"), not hybrid styles), core_radius otherwise; core_sigma = 0
-  // gives every pair core_radius.
+  // sigma (Pair::extract("sigma"); for a hybrid whose sub-styles all have single(), the
+  // smallest reported by the sub-styles serving the pair), core_radius otherwise;
+  // core_sigma = 0 gives every pair core_radius.
   double core_radius = 0.0;
   double core_sigma = 0.0;
   // Allow the direct pair sum where it is exact (above); false: always neighbor lists.

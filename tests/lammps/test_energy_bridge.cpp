@@ -471,18 +471,34 @@ TEST_P(EnergyBridgeRegularised, FixedCoreRadiusOverridesAndFallsBack)
   FlowMapBridge scaled(by_sigma);
   EXPECT_EQ(scaled.core_radii_text(), "1-1 0.8, 1-2 0.715542, 2-2 0.64");
   EXPECT_TRUE(scaled.core_covers_all_pairs());
-  // hybrid styles (one sub-style's sigma table) and styles without sigma: the fixed radius
-  for (const auto &commands : {pair_cases()[3].commands, pair_cases()[2].commands}) {
-    auto fallback = setup(s, commands, 0.7);
-    fallback.core_sigma = 0.8;
-    FlowMapBridge bridge(fallback);
-    EXPECT_EQ(bridge.core_radius(1, 2), 0.7) << commands.front();
-    EXPECT_EQ(bridge.core_radius(2, 2), 0.7) << commands.front();
-    fallback.core_radius = 0.0;
-    FlowMapBridge none(fallback);
-    EXPECT_EQ(none.core_radius(1, 1), 0.0);
-    EXPECT_FALSE(none.core_covers_all_pairs()) << commands.front();
-  }
+  // a style without sigma: the fixed radius, or none
+  auto fallback = setup(s, pair_cases()[2].commands, 0.7);
+  fallback.core_sigma = 0.8;
+  FlowMapBridge morse(fallback);
+  EXPECT_EQ(morse.core_radius(1, 2), 0.7);
+  EXPECT_EQ(morse.core_radius(2, 2), 0.7);
+  fallback.core_radius = 0.0;
+  FlowMapBridge none(fallback);
+  EXPECT_EQ(none.core_radius(1, 1), 0.0);
+  EXPECT_FALSE(none.core_covers_all_pairs());
+  // hybrid: each pair's sigma from the sub-styles that serve it (the first sub-style's table
+  // would give 2-2 the sigma 1.0 of its unused lj/cut entry), the smallest of overlaid ones,
+  // mixed where the hybrid mixes, and the fixed radius where no sub-style on the pair has one
+  auto hybrid = setup(s,
+                      {"pair_style hybrid/overlay lj/cut 2.5 lj/cut 2.0 morse 2.0",
+                       "pair_coeff 1 1 lj/cut 1 1.0 1.0", "pair_coeff 1 1 lj/cut 2 0.5 0.9",
+                       "pair_coeff 2 2 morse 0.3 1.5 1.1", "pair_coeff 1 2 lj/cut 1 0.8 1.1",
+                       "pair_coeff 1 2 morse 0.5 2.0 1.2"},
+                      0.7);
+  hybrid.core_sigma = 0.8;
+  FlowMapBridge overlaid(hybrid);
+  EXPECT_EQ(overlaid.core_radii_text(), "1-1 0.72, 1-2 0.88, 2-2 0.7");
+  auto mixed = setup(s,
+                     {"pair_style hybrid lj/cut 2.5", "pair_coeff 1 1 lj/cut 1.0 1.0",
+                      "pair_coeff 2 2 lj/cut 0.5 0.8"},
+                     0.7);
+  mixed.core_sigma = 0.8;
+  EXPECT_EQ(FlowMapBridge(mixed).core_radii_text(), "1-1 0.8, 1-2 0.715542, 2-2 0.64");
   // a radius from sigma beyond the cutoff is refused, naming the pair
   auto too_far = setup(s, lj, 0.0);
   too_far.core_sigma = 3.0;

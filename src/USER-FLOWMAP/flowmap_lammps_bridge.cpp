@@ -106,15 +106,13 @@ class HybridSubStyles : public PairHybrid {
 // (overlaid Lennard-Jones terms), the smallest, whose core is the innermost.
 double reported_sigma(Pair *pair, int i, int j)
 {
-  int dim = 0;
   auto *hybrid = dynamic_cast<PairHybrid *>(pair);
-  if (!hybrid) {
-    auto **sigma = static_cast<double **>(pair->extract("sigma", dim));
-    return sigma && dim == 2 ? sigma[i][j] : 0.0;
-  }
+  const std::vector<Pair *> serving =
+      hybrid ? HybridSubStyles::of(hybrid, i, j) : std::vector<Pair *>{pair};
   double smallest = 0.0;
-  for (Pair *sub : HybridSubStyles::of(hybrid, i, j)) {
-    auto **sigma = static_cast<double **>(sub->extract("sigma", dim));
+  for (Pair *style : serving) {
+    int dim = 0;
+    auto **sigma = static_cast<double **>(style->extract("sigma", dim));
     if (!sigma || dim != 2 || !(sigma[i][j] > 0.0)) continue;
     if (smallest == 0.0 || sigma[i][j] < smallest) smallest = sigma[i][j];
   }

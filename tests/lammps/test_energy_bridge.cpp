@@ -482,8 +482,8 @@ TEST_P(EnergyBridgeRegularised, FixedCoreRadiusOverridesAndFallsBack)
   EXPECT_EQ(none.core_radius(1, 1), 0.0);
   EXPECT_FALSE(none.core_covers_all_pairs());
   // hybrid: each pair's sigma from the sub-styles that serve it (the first sub-style's table
-  // would give 2-2 the sigma 1.0 of its unused lj/cut entry), the smallest of overlaid ones,
-  // mixed where the hybrid mixes, and the fixed radius where no sub-style on the pair has one
+  // has no entry for 2-2, which it does not serve), the smallest of overlaid ones, mixed
+  // where the hybrid mixes, and the fixed radius where no sub-style on the pair has one
   auto hybrid = setup(s,
                       {"pair_style hybrid/overlay lj/cut 2.5 lj/cut 2.0 morse 2.0",
                        "pair_coeff 1 1 lj/cut 1 1.0 1.0", "pair_coeff 1 1 lj/cut 2 0.5 0.9",

@@ -84,7 +84,8 @@ void batched_product(const Matrices &a, bool transpose_a, const Matrices &b, boo
 class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
  public:
   static torch::Tensor forward(AutogradContext *ctx, const torch::Tensor &qkv,
-                               std::int64_t heads, double scale, bool use_blas)
+                               const torch::Tensor &bias, std::int64_t heads, double scale,
+                               bool use_blas)
   {
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["scale"] = scale;
@@ -93,6 +94,9 @@ class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
     auto scores = torch::empty({b * heads, p, p}, qkv.options());
     batched_product(part(qkv, 0, heads), false, part(qkv, 1, heads), true, scale,
                     square(scores, heads), b, heads, use_blas);
+    // No bias is an empty tensor: LibTorch 1.13's Function cannot take an undefined input.
+    ctx->saved_data["bias"] = bias.numel() > 0;
+    if (bias.numel() > 0) scores.add_(bias.reshape({b * heads, p, p}));
     const auto weights = torch::softmax(scores, -1);
     auto out = torch::empty({b, p, e}, qkv.options());
     batched_product(square(weights, heads), false, part(qkv, 2, heads), false, 1.0,
@@ -123,7 +127,10 @@ class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
                     part(grad_qkv, 0, heads), b, heads, use_blas);
     batched_product(square(grad_scores, heads), true, part(qkv, 0, heads), false, scale,
                     part(grad_qkv, 1, heads), b, heads, use_blas);
-    return {grad_qkv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    const auto grad_bias = ctx->saved_data["bias"].toBool()
+                               ? grad_scores.view({b, heads, qkv.size(1), qkv.size(1)})
+                               : torch::Tensor();
+    return {grad_qkv, grad_bias, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 
  private:
@@ -152,7 +159,7 @@ class AttentionFunction : public torch::autograd::Function<AttentionFunction> {
 }    // namespace
 
 torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double scale,
-                        AttentionProducts products)
+                        AttentionProducts products, const torch::Tensor &bias)
 {
   if (qkv.dim() != 3 || heads < 1 || qkv.size(2) % (3 * heads) != 0)
     throw std::invalid_argument("attention: expected [B, P, 3E] with E a multiple of heads");
@@ -162,7 +169,13 @@ torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double sca
     throw std::runtime_error("attention: no BLAS sgemm_/dgemm_ in this process");
   // Off the CPU the node takes LibTorch's products, the path the tests cover on the CPU.
   const bool use_blas = qkv.device().is_cpu() && products != AttentionProducts::libtorch;
-  return AttentionFunction::apply(qkv.contiguous(), heads, scale, use_blas);
+  if (bias.defined() && (bias.dim() != 4 || bias.size(0) != qkv.size(0) ||
+                         bias.size(1) != heads || bias.size(2) != qkv.size(1) ||
+                         bias.size(3) != qkv.size(1)))
+    throw std::invalid_argument("attention: bias must be [B, heads, P, P]");
+  return AttentionFunction::apply(qkv.contiguous(),
+                                  bias.defined() ? bias.contiguous() : torch::empty({0}, qkv.options()),
+                                  heads, scale, use_blas);
 }
 
 bool attention_uses_blas()

@@ -28,8 +28,10 @@ enum class AttentionProducts {
 // qkv [B, P, 3E]: queries, keys and values of P tokens, each E wide and split into `heads`
 // heads of E / heads. Returns [B, P, E], head h's columns softmax(scale q_h k_h^T) v_h.
 // float32 or float64, any device (off the CPU the products are LibTorch's).
+// bias [B, heads, P, P], if given, is added to the scores before the softmax.
 torch::Tensor attention(const torch::Tensor &qkv, std::int64_t heads, double scale,
-                        AttentionProducts products = AttentionProducts::automatic);
+                        AttentionProducts products = AttentionProducts::automatic,
+                        const torch::Tensor &bias = {});
 
 // Whether the process has a BLAS gemm for the automatic choice.
 bool attention_uses_blas();

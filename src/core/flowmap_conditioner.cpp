@@ -11,8 +11,17 @@ namespace flowmap {
 
 ConditionerImpl::ConditionerImpl(std::int64_t inputs, const FlowOptions &options,
                                  std::int64_t labels) :
-    frequencies_(options.frequencies)
+    frequencies_(options.frequencies), inputs_(inputs),
+    pair_frequencies_(options.pair_frequencies)
 {
+  if (options.pair_frequencies > 0 && options.layers > 0) {
+    // 2 per component and frequency: along each component the particle itself scores 2 and
+    // one half a box away -2 (k = 1), so from the first step attention prefers near
+    // neighbours instead of averaging over the box, the plateau a type-blind start sits on
+    // in 3D and at large N. Each head then learns its own range.
+    pair_weights_ = register_parameter(
+        "pair_weights", torch::full({options.heads, inputs * options.pair_frequencies}, 2.0));
+  }
   embed_ = register_module(
       "embed", torch::nn::Linear(2 * options.frequencies * inputs + labels, options.embedding));
   for (std::int64_t i = 0; i < options.layers; ++i)
@@ -40,8 +49,26 @@ torch::Tensor ConditionerImpl::forward(const torch::Tensor &u, const torch::Tens
   auto f = features(u);
   if (hidden.defined()) f = f * hidden;
   if (labels.defined()) f = torch::cat({f, labels.expand({u.size(0), -1, -1})}, -1);
+  torch::Tensor bias;
+  if (pair_weights_.defined()) {
+    // sum over components a and k <= Kp of w_hak cos(k pi (u_ia - u_ja)) as
+    // cos cos + sin sin of the features after hiding: a hidden component adds nothing, so
+    // the bias cannot see a coordinate being transformed.
+    const auto c = f.narrow(-1, 0, inputs_ * frequencies_)
+                       .unflatten(-1, {inputs_, frequencies_})
+                       .narrow(-1, 0, pair_frequencies_)
+                       .flatten(-2);
+    const auto s = f.narrow(-1, inputs_ * frequencies_, inputs_ * frequencies_)
+                       .unflatten(-1, {inputs_, frequencies_})
+                       .narrow(-1, 0, pair_frequencies_)
+                       .flatten(-2);
+    const auto y = torch::cat({c, s}, -1);                                   // [B, P, 2C]
+    const auto w = torch::cat({pair_weights_, pair_weights_}, -1);           // [H, 2C]
+    const auto x = y.unsqueeze(1) * w.unsqueeze(0).unsqueeze(2);             // [B, H, P, 2C]
+    bias = torch::matmul(x, y.unsqueeze(1).transpose(-1, -2));               // [B, H, P, P]
+  }
   auto h = embed_->forward(f);
-  for (auto &layer : layers_) h = layer->forward(h);
+  for (auto &layer : layers_) h = layer->forward(h, bias);
   // The head is per particle: selecting first skips the rows nobody reads.
   return head_->forward(outputs.defined() ? h.index_select(1, outputs) : h);
 }

@@ -6,7 +6,9 @@
    followed by fixed per-particle labels (the particle split's flag that marks the
    transformed particles; in a mixture the one-hot species of the particle) -> linear
    embedding -> transformer encoder layers (self-attention over the particles of a
-   configuration, no positional encoding) -> linear head giving the 3K raw spline parameters
+   configuration, no positional encoding; with pair_frequencies, a learned bias of the
+   attention scores by the periodic distance of two particles along each visible component)
+   -> linear head giving the 3K raw spline parameters
    of that particle's transformed component. The head starts at zero, so a fresh coupling is
    the identity. The embedding of a one-hot species column is a learned per-species vector,
    so the conditioner is equivariant under permutations of particles with equal labels.
@@ -45,7 +47,8 @@ class ConditionerImpl : public torch::nn::Module {
   torch::nn::Linear head() const { return head_; }
 
  private:
-  std::int64_t frequencies_;
+  std::int64_t frequencies_, inputs_, pair_frequencies_;
+  torch::Tensor pair_weights_;    // [heads, inputs * pair_frequencies]; undefined without
   torch::nn::Linear embed_{nullptr}, head_{nullptr};
   std::vector<EncoderLayer> layers_;
 };

@@ -31,9 +31,9 @@ EncoderLayerImpl::EncoderLayerImpl(std::int64_t embedding, std::int64_t heads,
   torch::nn::init::zeros_(out_->bias);
 }
 
-torch::Tensor EncoderLayerImpl::attention_block(const torch::Tensor &x)
+torch::Tensor EncoderLayerImpl::attention_block(const torch::Tensor &x, const torch::Tensor &bias)
 {
-  const auto mixed = attention(qkv_->forward(x), heads_, scale_);
+  const auto mixed = attention(qkv_->forward(x), heads_, scale_, AttentionProducts::automatic, bias);
   return norm1_->forward(x + out_->forward(mixed));
 }
 
@@ -42,9 +42,9 @@ torch::Tensor EncoderLayerImpl::feedforward_block(const torch::Tensor &x)
   return norm2_->forward(x + ff2_->forward(torch::relu(ff1_->forward(x))));
 }
 
-torch::Tensor EncoderLayerImpl::forward(const torch::Tensor &x)
+torch::Tensor EncoderLayerImpl::forward(const torch::Tensor &x, const torch::Tensor &bias)
 {
-  return feedforward_block(attention_block(x));
+  return feedforward_block(attention_block(x, bias));
 }
 
 void EncoderLayerImpl::copy_from(torch::nn::TransformerEncoderLayer &reference)

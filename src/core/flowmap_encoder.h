@@ -22,10 +22,11 @@ class EncoderLayerImpl : public torch::nn::Module {
   EncoderLayerImpl(std::int64_t embedding, std::int64_t heads, std::int64_t feedforward);
 
   // x [B, P, E] -> [B, P, E]
-  torch::Tensor forward(const torch::Tensor &x);
+  // bias [B, heads, P, P], if given, is added to the attention scores.
+  torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &bias = {});
 
   // The attention half and the feed-forward half separately, for the benchmark's time map.
-  torch::Tensor attention_block(const torch::Tensor &x);
+  torch::Tensor attention_block(const torch::Tensor &x, const torch::Tensor &bias = {});
   torch::Tensor feedforward_block(const torch::Tensor &x);
 
   // Copy the weights of a LibTorch layer of the same sizes (tests: same outputs).

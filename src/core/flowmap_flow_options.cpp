@@ -46,7 +46,8 @@ const std::vector<FlowOptions::Size> &FlowOptions::sizes()
       {"blocks", &FlowOptions::blocks, 1},       {"bins", &FlowOptions::bins, 2},
       {"frequencies", &FlowOptions::frequencies, 1}, {"embedding", &FlowOptions::embedding, 1},
       {"heads", &FlowOptions::heads, 1},         {"layers", &FlowOptions::layers, 0},
-      {"feedforward", &FlowOptions::feedforward, 1}};
+      {"feedforward", &FlowOptions::feedforward, 1},
+      {"pair_frequencies", &FlowOptions::pair_frequencies, 0, 4}};
   return table;
 }
 
@@ -99,6 +100,8 @@ void FlowOptions::validate() const
     require(value >= s.minimum, s.name,
             s.minimum == 0 ? "0 or more" : "at least " + std::to_string(s.minimum), value);
   }
+  require(pair_frequencies <= frequencies, "pair_frequencies",
+          "at most frequencies (" + std::to_string(frequencies) + ")", pair_frequencies);
   require(embedding % heads == 0, "embedding",
           "positive and a multiple of heads (" + std::to_string(heads) + ")", embedding);
   require(min_bin_size > 0.0 && bins * min_bin_size < 2.0, "min_bin_size",
@@ -113,7 +116,9 @@ std::string FlowOptions::describe() const
 {
   std::ostringstream s;
   s << "N=" << num_particles << " d=" << dimension;
-  for (const auto &size : sizes()) s << " " << size.name << "=" << this->*size.member;
+  for (const auto &size : sizes())
+    if (size.since_format == 1 || this->*size.member != 0)
+      s << " " << size.name << "=" << this->*size.member;
   s << " ";
   // Only the particle split is named: the text of a component-split flow is what it was
   // before the split existed, so the checksums of those model files still verify.

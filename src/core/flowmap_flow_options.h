@@ -37,6 +37,11 @@ struct FlowOptions {
   std::int64_t heads = 2;
   std::int64_t layers = 1;            // transformer encoder layers per conditioner
   std::int64_t feedforward = 64;      // hidden width of the encoder's feed-forward part
+  // Kp, frequencies of the attention's pair bias (0: none): each head adds
+  // sum over components a and k <= Kp of w_hak cos(k pi (u_ia - u_ja)) to the score of
+  // particles i and j, so attention can pick out near neighbours from the first step
+  // (bench/README.md, "Scaling with N").
+  std::int64_t pair_frequencies = 0;
   CouplingSplit split = CouplingSplit::particle;
   // Floors that keep every spline bin and knot slope away from zero, so the inverse and the
   // log-derivative stay finite whatever the conditioner outputs. Bin sizes are in internal
@@ -53,6 +58,9 @@ struct FlowOptions {
     const char *name;                     // model file entry, fix flowmap keyword, flag
     std::int64_t FlowOptions::*member;
     std::int64_t minimum;                 // smallest value validate() accepts
+    // First model file format with the entry. A later size is written, and named by
+    // describe(), only when it is not 0, so files and checksums without it stay as they were.
+    std::int64_t since_format = 1;
   };
   static const std::vector<Size> &sizes();
   // The size of that name; std::invalid_argument naming the valid ones for any other name.

@@ -117,6 +117,11 @@ class Reader {
     throw ModelFileError(origin_ + ": " + what);
   }
 
+  bool has(const std::string &key) const
+  {
+    c10::IValue v;
+    return archive_.try_read(key, v);
+  }
   c10::IValue entry(const std::string &key) const
   {
     c10::IValue v;
@@ -174,7 +179,8 @@ void write_options(OutputArchive &a, const FlowOptions &o, std::int64_t version)
 {
   a.write("num_particles", o.num_particles);
   a.write("dimension", o.dimension);
-  for (const auto &size : FlowOptions::sizes()) a.write(size.name, o.*size.member);
+  for (const auto &size : FlowOptions::sizes())
+    if (version >= size.since_format) a.write(size.name, o.*size.member);
   a.write("min_bin_size", o.min_bin_size);
   a.write("min_derivative", o.min_derivative);
   a.write("dtype", dtype_name(o.dtype));
@@ -183,6 +189,7 @@ void write_options(OutputArchive &a, const FlowOptions &o, std::int64_t version)
 
 std::int64_t format_version(const FlowModel &model)
 {
+  if (model.options().pair_frequencies > 0) return 4;
   if (model.species().recorded()) return 3;
   return model.options().split == CouplingSplit::component ? 1 : 2;
 }
@@ -192,7 +199,8 @@ FlowOptions read_options(const Reader &r, std::int64_t version)
   FlowOptions o;
   o.num_particles = r.integer("num_particles");
   o.dimension = r.integer("dimension");
-  for (const auto &size : FlowOptions::sizes()) o.*size.member = r.integer(size.name);
+  for (const auto &size : FlowOptions::sizes())
+    if (version >= size.since_format) o.*size.member = r.integer(size.name);
   o.min_bin_size = r.real("min_bin_size");
   o.min_derivative = r.real("min_derivative");
   const auto dtype = r.text("dtype");
@@ -225,7 +233,8 @@ void write_species(OutputArchive &a, const Species &species)
 
 Species read_species(const Reader &r, std::int64_t version)
 {
-  if (version < 3) return {};
+  // From version 4 on a type-blind flow has no entry (version 3 meant species).
+  if (version < 3 || (version >= 4 && !r.has("type_runs"))) return {};
   try {
     return Species::from_runs(r.integers("type_runs"));
   } catch (const std::invalid_argument &e) {

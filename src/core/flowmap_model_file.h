@@ -30,10 +30,12 @@ class ModelFileError : public std::runtime_error {
 
 constexpr const char *kModelFormatName = "flowmap-model";
 // Version 1: component-split flows; version 2 adds options/split (particle-split flows);
-// version 3 adds metadata/type_runs (the species) and always writes options/split. Each file
+// version 3 adds metadata/type_runs (the species) and always writes options/split; version 4
+// adds options/pair_frequencies (the attention's pair bias), with type_runs where there are
+// species. Each file
 // is written with the lowest version that holds it (a type-blind component-split flow as
 // version 1), so that older builds read what they can use.
-constexpr std::int64_t kModelFormatVersion = 3;
+constexpr std::int64_t kModelFormatVersion = 4;
 
 // Parameters (as CPU tensors) + all metadata + format name, format version, package version
 // + a checksum over parameters and metadata (LibTorch does not verify its zip CRCs).

@@ -42,15 +42,19 @@ TEST(Encoder, MatchesLibTorchTransformerEncoderLayer)
 
 namespace {
 
-// softmax(scale q k^T) v per head, with the heads cut out of [B, P, 3E] by plain indexing.
-torch::Tensor textbook_attention(const torch::Tensor &qkv, std::int64_t heads, double scale)
+// softmax(scale q k^T + bias) v per head, with the heads cut out of [B, P, 3E] by plain
+// indexing.
+torch::Tensor textbook_attention(const torch::Tensor &qkv, std::int64_t heads, double scale,
+                                 const torch::Tensor &bias = {})
 {
   const auto e = qkv.size(2) / 3, dh = e / heads;
   std::vector<torch::Tensor> outputs;
   for (std::int64_t h = 0; h < heads; ++h) {
     const auto q = qkv.narrow(2, h * dh, dh), k = qkv.narrow(2, e + h * dh, dh);
     const auto v = qkv.narrow(2, 2 * e + h * dh, dh);
-    const auto weights = torch::softmax(torch::matmul(q, k.transpose(1, 2)) * scale, -1);
+    auto scores = torch::matmul(q, k.transpose(1, 2)) * scale;
+    if (bias.defined()) scores = scores + bias.select(1, h);
+    const auto weights = torch::softmax(scores, -1);
     outputs.push_back(torch::matmul(weights, v));
   }
   return torch::cat(outputs, 2);
@@ -89,6 +93,33 @@ TEST(Attention, MatchesTheTextbookFormulaWithGradients)
         EXPECT_GT(a.grad().narrow(2, part * e, e).abs().max().item<double>(), 1e-3);
     }
   }
+}
+
+TEST(Attention, AddsABiasToTheScoresWithItsGradient)
+{
+  for (auto products : {AttentionProducts::blas, AttentionProducts::libtorch}) {
+    torch::manual_seed(3);
+    const std::int64_t batch = 3, tokens = 6, heads = 2, e = 8;
+    const auto qkv = torch::randn({batch, tokens, 3 * e}, torch::kFloat64);
+    const auto bias = torch::randn({batch, heads, tokens, tokens}, torch::kFloat64) * 2;
+    const auto a = qkv.clone().requires_grad_(true), b = qkv.clone().requires_grad_(true);
+    const auto bias_a = bias.clone().requires_grad_(true);
+    const auto bias_b = bias.clone().requires_grad_(true);
+    const auto ours = attention(a, heads, 0.5, products, bias_a);
+    const auto reference = textbook_attention(b, heads, 0.5, bias_b);
+    EXPECT_LT((ours - reference).abs().max().item<double>(), 1e-12);
+    // the bias matters: without it the output differs
+    EXPECT_GT((ours - attention(qkv, heads, 0.5, products)).abs().max().item<double>(), 1e-2);
+    const auto probe = torch::randn_like(ours);
+    (ours * probe).sum().backward();
+    (reference * probe).sum().backward();
+    EXPECT_LT((a.grad() - b.grad()).abs().max().item<double>(), 1e-11);
+    EXPECT_LT((bias_a.grad() - bias_b.grad()).abs().max().item<double>(), 1e-11);
+    EXPECT_GT(bias_a.grad().abs().max().item<double>(), 1e-3);
+  }
+  EXPECT_THROW(attention(torch::zeros({2, 3, 12}), 2, 1.0, AttentionProducts::automatic,
+                         torch::zeros({2, 2, 3, 2})),
+               std::invalid_argument);
 }
 
 TEST(Attention, RejectsAProjectionThatDoesNotSplitIntoHeads)

@@ -408,6 +408,41 @@ TEST(ModelFile, SpeciesAreRecordedAsVersion3AndReloadBitIdentically)
   EXPECT_FALSE(load_model("blind.pt").species().recorded());
 }
 
+TEST(ModelFile, ThePairBiasIsRecordedAsVersion4WithOrWithoutSpecies)
+{
+  for (const auto &species : {Species(), Species(kMixture)}) {
+    auto model = make_model(torch::kFloat32, CouplingSplit::particle, species);
+    auto o = model.options();
+    o.pair_frequencies = 2;
+    FlowModel biased(o, model.metadata(), species);
+    flowmap_test::randomize_flow(biased.flow(), 0.1, 4);
+    const auto path = fresh_path("pair_bias.pt");
+    save_model(biased, path);
+    EXPECT_EQ(stored_version(path), 4);
+    const auto loaded = load_model(path);
+    EXPECT_EQ(loaded.options().pair_frequencies, 2);
+    EXPECT_EQ(loaded.species(), species);
+    torch::manual_seed(5);
+    const auto x = torch::rand({6, 12, 2}, torch::kFloat64) * 4.0;
+    const auto ref = biased.reference_atoms().index_select(0, torch::randint(0, 5, {6}));
+    torch::NoGradGuard no_grad;
+    auto copy = loaded;
+    const auto p = biased.forward(x, ref), q = copy.forward(x, ref);
+    EXPECT_TRUE(torch::equal(p.positions, q.positions));
+    EXPECT_TRUE(torch::equal(p.log_det, q.log_det));
+    // the bias is part of the map: without it the same file's other weights map elsewhere
+    FlowModel unbiased(model.options(), model.metadata(), species);
+    auto unbiased_params = unbiased.flow()->named_parameters();
+    for (const auto &item : biased.flow()->named_parameters())
+      if (unbiased_params.contains(item.key())) unbiased_params[item.key()].copy_(item.value());
+    EXPECT_GT((unbiased.forward(x, ref).log_det - p.log_det).abs().max().item<double>(), 1e-4);
+  }
+  // without the bias nothing changes: the entry is not written and the version stays
+  save_model(make_model(torch::kFloat32, CouplingSplit::particle), fresh_path("no_bias.pt"));
+  EXPECT_EQ(stored_version("no_bias.pt"), 2);
+  EXPECT_EQ(load_model("no_bias.pt").options().pair_frequencies, 0);
+}
+
 TEST(ModelFile, ASystemOfOtherCompositionOrTypeOrderIsRefusedNamingBoth)
 {
   const auto model = make_model(torch::kFloat32, CouplingSplit::particle, Species(kMixture));

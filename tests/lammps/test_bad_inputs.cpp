@@ -216,6 +216,13 @@ TEST_F(BadInput, UnknownOrUnavailableDeviceIsRefused)
                 HasSubstr("Fix flowmap device: device cuda needs a LibTorch built with CUDA"));
 }
 
+TEST_F(BadInput, MorePairFrequenciesThanFeaturesAreRefused)
+{
+  command(fix_flowmap("f", "arch tiny pair_frequencies 3"));
+  EXPECT_THAT(error("run 0"), HasSubstr("Fix flowmap: flow option 'pair_frequencies' must be "
+                                        "at most frequencies (2), got 3"));
+}
+
 TEST_F(BadInput, TwoFixesWithTheSameSaveFileAreRefused)
 {
   commands({fix_flowmap("a", "arch tiny save same.flow"),

@@ -54,15 +54,11 @@ torch::Tensor ConditionerImpl::forward(const torch::Tensor &u, const torch::Tens
     // sum over components a and k <= Kp of w_hak cos(k pi (u_ia - u_ja)) as
     // cos cos + sin sin of the features after hiding: a hidden component adds nothing, so
     // the bias cannot see a coordinate being transformed.
-    const auto c = f.narrow(-1, 0, inputs_ * frequencies_)
-                       .unflatten(-1, {inputs_, frequencies_})
+    // [cos of each component, sin of each component], F each, cut to the first Kp: [B, P, 2C]
+    const auto y = f.narrow(-1, 0, 2 * inputs_ * frequencies_)
+                       .unflatten(-1, {2 * inputs_, frequencies_})
                        .narrow(-1, 0, pair_frequencies_)
                        .flatten(-2);
-    const auto s = f.narrow(-1, inputs_ * frequencies_, inputs_ * frequencies_)
-                       .unflatten(-1, {inputs_, frequencies_})
-                       .narrow(-1, 0, pair_frequencies_)
-                       .flatten(-2);
-    const auto y = torch::cat({c, s}, -1);                                   // [B, P, 2C]
     const auto w = torch::cat({pair_weights_, pair_weights_}, -1);           // [H, 2C]
     const auto x = y.unsqueeze(1) * w.unsqueeze(0).unsqueeze(2);             // [B, H, P, 2C]
     bias = torch::matmul(x, y.unsqueeze(1).transpose(-1, -2));               // [B, H, P, P]

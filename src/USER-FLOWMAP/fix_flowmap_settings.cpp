@@ -81,9 +81,10 @@ std::vector<FlowMapKeyword> make_table()
   };
   for (const auto &size : flowmap::FlowOptions::sizes()) {
     const std::string name = size.name;
+    const int minimum = static_cast<int>(size.minimum);
     table.push_back({name, 1,
-                     [name](Args &a, Settings &s) {
-                       s.flow.sizes.emplace_back(name, a.positive_int());
+                     [name, minimum](Args &a, Settings &s) {
+                       s.flow.sizes.emplace_back(name, a.int_at_least(minimum));
                      },
                      "", ""});
   }
@@ -263,6 +264,16 @@ int FlowMapKeywordArgs::positive_int()
   const int v = utils::inumeric(FLERR, text, false, lmp);
   if (v <= 0)
     error->all(FLERR, "Fix flowmap {} must be a positive integer, got {}", keyword_, text);
+  return v;
+}
+
+int FlowMapKeywordArgs::int_at_least(int minimum)
+{
+  if (minimum == 1) return positive_int();
+  const char *text = value_text();
+  const int v = utils::inumeric(FLERR, text, false, lmp);
+  if (v < minimum)
+    error->all(FLERR, "Fix flowmap {} must be an integer >= {}, got {}", keyword_, minimum, text);
   return v;
 }
 

@@ -86,6 +86,7 @@ class FlowMapKeywordArgs : protected Pointers {
 
   const char *word();                                 // one value, any text
   int positive_int();
+  int int_at_least(int minimum);
   double real();
   double positive_real();
   double non_negative_real();

@@ -40,8 +40,8 @@ struct FlowOptions {
   // Kp, frequencies of the attention's pair bias (0: none): each head adds
   // sum over components a and k <= Kp of w_hak cos(k pi (u_ia - u_ja)) to the score of
   // particles i and j, so attention can pick out near neighbours from the first step
-  // (bench/README.md, "Scaling with N").
-  std::int64_t pair_frequencies = 0;
+  // (bench/README.md, "Scaling with N"). Model files before format 4 have none (read as 0).
+  std::int64_t pair_frequencies = 1;
   CouplingSplit split = CouplingSplit::particle;
   // Floors that keep every spline bin and knot slope away from zero, so the inverse and the
   // log-derivative stay finite whatever the conditioner outputs. Bin sizes are in internal

@@ -200,7 +200,7 @@ FlowOptions read_options(const Reader &r, std::int64_t version)
   o.num_particles = r.integer("num_particles");
   o.dimension = r.integer("dimension");
   for (const auto &size : FlowOptions::sizes())
-    if (version >= size.since_format) o.*size.member = r.integer(size.name);
+    o.*size.member = version >= size.since_format ? r.integer(size.name) : 0;
   o.min_bin_size = r.real("min_bin_size");
   o.min_derivative = r.real("min_derivative");
   const auto dtype = r.text("dtype");

@@ -6,6 +6,7 @@
 
 #include "flowmap_model_file.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace flowmap {
@@ -37,6 +38,11 @@ FlowOptions flow_options(const FlowRecipe &recipe, std::int64_t num_particles,
 {
   auto options = FlowOptions::preset(recipe.arch, num_particles, dimension);
   for (const auto &size : recipe.sizes) options.size(size.first) = size.second;
+  // A conditioner without encoder layers has no attention to bias: the preset's bias is
+  // dropped with it, while one asked for by name is refused by validate().
+  const bool bias_asked = std::any_of(recipe.sizes.begin(), recipe.sizes.end(),
+                                      [](const auto &s) { return s.first == "pair_frequencies"; });
+  if (options.layers == 0 && !bias_asked) options.pair_frequencies = 0;
   options.dtype = dtype_from_name(recipe.precision);
   options.device = device_from_name(recipe.device);
   if (!recipe.split.empty()) options.split = split_from_name(recipe.split);

@@ -283,6 +283,17 @@ TEST(FlowOptions, PresetsAndValidation)
     EXPECT_NE(std::string(e.what()).find("'pair_frequencies' must be at most frequencies (4)"),
               std::string::npos) << e.what();
   }
+  o.pair_frequencies = 1;
+  o.layers = 0;
+  try {
+    o.validate();
+    FAIL() << "a pair bias without attention layers accepted";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("'pair_frequencies' must be 0 when layers is 0"),
+              std::string::npos) << e.what();
+  }
+  o.layers = 1;
+  EXPECT_NO_THROW(o.validate());
   // A size added after format 1 is named only when set, so older checksums hold.
   o.pair_frequencies = 0;
   EXPECT_EQ(o.describe().find("pair_frequencies"), std::string::npos);

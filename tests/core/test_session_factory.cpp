@@ -72,6 +72,25 @@ TEST(SessionFactory, RecipeIsThePresetWithItsOverrides)
               HasSubstr("unknown flow size 'depth'; valid: blocks, bins, frequencies"));
 }
 
+TEST(SessionFactory, ThePairBiasIsTheDefaultWhereThereIsAttention)
+{
+  FlowRecipe recipe;    // the default preset biases attention; the study's does not
+  EXPECT_EQ(flow_options(recipe, 6, 2).pair_frequencies, 1);
+  recipe.arch = "published";
+  EXPECT_EQ(flow_options(recipe, 6, 2).pair_frequencies, 0);
+  // Without encoder layers the default bias goes with the attention; asked for, it is refused.
+  recipe.arch = "default";
+  recipe.sizes = {{"layers", 0}};
+  const auto plain = flow_options(recipe, 6, 2);
+  EXPECT_EQ(plain.layers, 0);
+  EXPECT_EQ(plain.pair_frequencies, 0);
+  recipe.sizes = {{"layers", 0}, {"pair_frequencies", 2}};
+  EXPECT_THAT(error_of([&] { flow_options(recipe, 6, 2); }),
+              HasSubstr("flow option 'pair_frequencies' must be 0 when layers is 0"));
+  recipe.sizes = {{"pair_frequencies", 0}};
+  EXPECT_EQ(flow_options(recipe, 6, 2).pair_frequencies, 0);
+}
+
 TEST(SessionFactory, DeviceIsTheCpuOrAUsableCudaDevice)
 {
   FlowRecipe recipe;

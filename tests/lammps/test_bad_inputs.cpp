@@ -223,6 +223,19 @@ TEST_F(BadInput, MorePairFrequenciesThanFeaturesAreRefused)
                                         "at most frequencies (2), got 3"));
 }
 
+TEST_F(BadInput, NegativeOrUnattachedPairFrequenciesAreRefused)
+{
+  EXPECT_THAT(error(fix_flowmap("f", "arch tiny pair_frequencies -1")),
+              HasSubstr("Fix flowmap pair_frequencies must be an integer >= 0, got -1"));
+  EXPECT_THAT(error(fix_flowmap("f", "arch tiny layers -1")),
+              HasSubstr("Fix flowmap layers must be an integer >= 0, got -1"));
+  EXPECT_THAT(error(fix_flowmap("f", "arch tiny heads 0")),
+              HasSubstr("Fix flowmap heads must be a positive integer, got 0"));
+  command(fix_flowmap("f", "arch tiny layers 0 pair_frequencies 1"));
+  EXPECT_THAT(error("run 0"), HasSubstr("Fix flowmap: flow option 'pair_frequencies' must be 0 "
+                                        "when layers is 0"));
+}
+
 TEST_F(BadInput, TwoFixesWithTheSameSaveFileAreRefused)
 {
   commands({fix_flowmap("a", "arch tiny save same.flow"),

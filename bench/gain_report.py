@@ -7,12 +7,14 @@
                                          sample via the flow, identity weights and target MD
     gain_report.py scale OUT MINUTES NATOMS
                                          one row of bench_scaling.sh: per-particle figures
-                                         (-ln RESS / N, KL gain / N), seconds per optimizer
-                                         step and the training's peak memory
+                                         (-ln RESS / N, KL gain / N, the symmetric divergence
+                                         J / N that remains), seconds per optimizer step and
+                                         the training's peak memory
     gain_report.py scaleplot PNG MINUTES OUT_N=N [OUT_N=N ...]
                                          -ln(RESS)/N of identity and flow against N, both
                                          directions, one line per training budget, with the
-                                         estimate's limit ln(frames)/N; KL gain per particle
+                                         estimate's limit ln(frames)/N; KL gain per particle;
+                                         J / N of identity and flow
     gain_report.py sidefile OUT SYSTEM MINUTES COMMIT [--budgets B] [--flowargs F]
                                          the side file of a shipped flow (potentials/*.txt)
 
@@ -168,13 +170,24 @@ def costs(args):
           f" inefficiency of U_B {g:.2f} frames)")
 
 
-SCALE_ROW = "%-5s %7s %6s %7s   %-26s %-26s %7s"
+SCALE_ROW = "%-5s %7s %6s %7s   %-26s %-26s %-17s %7s"
 SCALE_HEADER = SCALE_ROW % ("N", "minutes", "steps", "s/step", "A->B: -lnR/N id, flow, KL/N",
-                            "B->A: -lnR/N id, flow, KL/N", "MB")
+                            "B->A: -lnR/N id, flow, KL/N", "J/N id, flow", "MB")
 
 
 def per_particle_ress(out, minutes, natoms, direction, column):
     return -math.log(sets(out, minutes, direction)[:, column].mean()) / natoms
+
+
+def symmetric_divergence(out, minutes, key):
+    # J = KL(mapped A || B) + KL(mapped B || A), in nats, from the mean log-weights of both
+    # directions alone: each KL is one free-energy difference minus that direction's mean
+    # log-weight, and the two differences cancel. So unlike RESS, which n frames cannot
+    # resolve below about 1/n, J of the mismatch that remains is a plain mean at any N, and
+    # J / N compares across N the way -ln(RESS) / N would. key: "log_w" (the flow) or
+    # "log_w_identity".
+    return -(frames(out, minutes, "forward")[key].mean() +
+             frames(out, minutes, "inverse")[key].mean())
 
 
 def scale(args):
@@ -190,6 +203,8 @@ def scale(args):
                         for column in (SET_RESS_IDENTITY, SET_RESS)]
         cells.append("%8.4f %8.4f %8.4f" % (*per_particle,
                                             kl_gain(args.out, args.minutes, direction) / n))
+    cells.append("%8.4f %8.4f" % tuple(symmetric_divergence(args.out, args.minutes, key) / n
+                                       for key in ("log_w_identity", "log_w")))
     memory = os.path.join(args.out, "peak_memory.txt")
     # GNU time's maximum resident set size, kB, of the largest training process
     cells.append(f"{int(open(memory).read().split()[-1]) / 1024:.0f}"
@@ -210,7 +225,7 @@ def scaleplot(args):
     runs.sort(key=lambda run: run[1])
     counts = [n for _, n in runs]
     budgets = args.minutes.split()
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    figure, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     for axis, direction, title in zip(axes, ("forward", "inverse"), ("A->B", "B->A")):
         # RESS of n frames is at least 1/n, so -ln(RESS)/N cannot exceed ln(n)/N: near that
         # line the estimate says only that the overlap is below what n frames can resolve.
@@ -228,6 +243,12 @@ def scaleplot(args):
             axes[2].plot(counts, [kl_gain(o, m, direction) / n for o, n in runs], style,
                          label=f"{'A->B' if direction == 'forward' else 'B->A'}, {m} min")
     axes[2].set_title("KL gain per particle (nats)")
+    axes[3].plot(counts, [symmetric_divergence(o, budgets[0], "log_w_identity") / n
+                          for o, n in runs], "k--o", label="identity")
+    for m in budgets:
+        axes[3].plot(counts, [symmetric_divergence(o, m, "log_w") / n for o, n in runs], "-o",
+                     label=f"flow, {m} min")
+    axes[3].set_title("J / N left, KL(A->B) + KL(B->A) (nats)")
     for axis in axes:
         axis.set_xscale("log", base=2)
         axis.set_xticks(counts, [str(n) for n in counts])

@@ -150,7 +150,12 @@ class GainReport(unittest.TestCase):
         self.assertAlmostEqual(float(cells[7]), -math.log(0.002) / 64, places=4)
         self.assertAlmostEqual(float(cells[8]), -math.log(0.02) / 64, places=4)
         self.assertAlmostEqual(float(cells[9]), 0.5 / 64, places=4)
-        self.assertEqual(cells[10], "200")
+        # J: minus the mean forward log-weight minus the mean backward one. Identity 0.5 and
+        # 2 / 42, flow 2 and (40 * 0.5 + 2 * 1.5) / 42; these made-up weights are no real
+        # pair of states, so J comes out negative: the arithmetic is what is checked.
+        self.assertAlmostEqual(float(cells[10]), -(0.5 + 2 / 42) / 64, places=4)
+        self.assertAlmostEqual(float(cells[11]), -(2 + 23 / 42) / 64, places=4)
+        self.assertEqual(cells[12], "200")
 
     def test_scaleplot_writes_a_png_and_refuses_a_run_without_n(self):
         png = os.path.join(self.out, "scaling.png")

@@ -4,8 +4,9 @@
 # trained and evaluated by bench_gain.sh with fix flowmap's defaults, then one row per N and
 # training budget:
 #   -ln(RESS)/N of the identity and of the flow, the KL gain per particle (both directions),
+#   J/N (KL(A->B) + KL(B->A) left, identity and flow: a plain mean where RESS saturates),
 #   wall seconds per optimizer step (2 ranks, MD sampling alongside) and the training's peak
-#   memory per process; and a plot of -ln(RESS)/N against N (OUT/scaling.png).
+#   memory per process; and a plot of these against N (OUT/scaling.png).
 # For a fixed mismatch per particle ln RESS falls linearly in N, so a flow that learns as well
 # at every N keeps -ln(RESS_flow)/N flat while RESS itself falls.
 # Usage: bench/bench_scaling.sh [minutes ("15 60")] [particle counts ("32 64 128")]

@@ -23,6 +23,7 @@ OUT is a bench_gain.sh results folder: train.log (its BENCH lines) and eval_<MIN
 """
 import argparse
 import datetime
+import functools
 import math
 import os
 import re
@@ -48,6 +49,9 @@ def fail(message):
     sys.exit(f"gain_report.py: {message}")
 
 
+# Each table reads the same files for several figures; read every file once (callers only
+# index what these return).
+@functools.lru_cache(maxsize=None)
 def sets(out, minutes, direction):
     try:
         return flowmap_plot.read_sets(os.path.join(out, f"eval_{minutes}", f"{direction}.sets"))
@@ -55,6 +59,7 @@ def sets(out, minutes, direction):
         fail(f"{missing}: did the evaluation of this snapshot run?")
 
 
+@functools.lru_cache(maxsize=None)
 def frames(out, minutes, direction):
     # Only the sets of this evaluation: an earlier one with more sets leaves more files.
     numbers = [int(k) for k in sets(out, minutes, direction)[:, 0]]

@@ -477,9 +477,9 @@ def summarize_bar(directory, set_numbers, resamples=100):
     one-sided estimates; otherwise all frames of each direction are pooled and the error is
     the bootstrap of bar_bootstrap (resamples).
     Returns {"pairs": int, "error": str, "flow": (value, error), "identity": (value, error),
-    "difference": (value, error)}: "identity" and "difference" (flow minus identity, its
-    error over set pairs or from the paired bootstrap of bar_difference) only if every file
-    has the identity's log-weights.
+    "difference": (value, error)}: "identity" and "difference" (flow minus identity; its
+    error is the paired bootstrap of bar_difference over all frames, or the standard error
+    over set pairs where that is larger) only if every file has the identity's log-weights.
     """
     import numpy as np
 
@@ -509,9 +509,19 @@ def summarize_bar(directory, set_numbers, resamples=100):
                 estimate = (bar(forward, inverse), bar_bootstrap(forward, inverse, resamples))
             out["flow" if column == "log_w" else "identity"] = estimate
         if "identity" in out and paired:
-            out["difference"] = mean_and_error(
+            # A standard error over two or three pairs has one or two degrees of freedom:
+            # pairs that agree by chance would make a 3-error disagreement test fire on
+            # noise (about one run in five with two pairs), so the error is never below the
+            # paired bootstrap of all frames.
+            value, error = mean_and_error(
                 [bar(f["log_w"], b["log_w"]) - bar(f["log_w_identity"], b["log_w_identity"])
                  for f, b in zip(frames["forward"], frames["inverse"])])
+            _, pooled_error = bar_difference(
+                (pooled["forward"]["log_w"], pooled["inverse"]["log_w"]),
+                (pooled["forward"]["log_w_identity"], pooled["inverse"]["log_w_identity"]),
+                resamples)
+            out["difference"] = (value, max(error, pooled_error))
+            out["error"] += "; flow minus identity at least the paired bootstrap of all frames"
         elif "identity" in out:
             out["difference"] = bar_difference(
                 (pooled["forward"]["log_w"], pooled["inverse"]["log_w"]),

@@ -131,7 +131,8 @@ class GainReport(unittest.TestCase):
         # flow minus identity per pair is the flow's estimate itself; 0.10 +- 0.35 agrees
         self.assertAlmostEqual(difference, flow, places=4)
         self.assertAlmostEqual(difference_error, flow_error, places=4)
-        self.assertIn("(standard error over set pairs)", line)
+        self.assertIn("(standard error over set pairs; flow minus identity at least the paired "
+                      "bootstrap of all frames)", line)
         self.assertNotIn("WARNING", result.stdout)
 
     def test_scale_row_is_per_particle(self):

@@ -508,6 +508,12 @@ def summarize_bar(directory, set_numbers, resamples=100):
                 forward, inverse = pooled["forward"][column], pooled["inverse"][column]
                 estimate = (bar(forward, inverse), bar_bootstrap(forward, inverse, resamples))
             out["flow" if column == "log_w" else "identity"] = estimate
+        if "identity" in out:
+            pooled_difference = bar_difference(
+                (pooled["forward"]["log_w"], pooled["inverse"]["log_w"]),
+                (pooled["forward"]["log_w_identity"], pooled["inverse"]["log_w_identity"]),
+                resamples)
+            out["difference"] = pooled_difference
         if "identity" in out and paired:
             # A standard error over two or three pairs has one or two degrees of freedom:
             # pairs that agree by chance would make a 3-error disagreement test fire on
@@ -516,17 +522,8 @@ def summarize_bar(directory, set_numbers, resamples=100):
             value, error = mean_and_error(
                 [bar(f["log_w"], b["log_w"]) - bar(f["log_w_identity"], b["log_w_identity"])
                  for f, b in zip(frames["forward"], frames["inverse"])])
-            _, pooled_error = bar_difference(
-                (pooled["forward"]["log_w"], pooled["inverse"]["log_w"]),
-                (pooled["forward"]["log_w_identity"], pooled["inverse"]["log_w_identity"]),
-                resamples)
-            out["difference"] = (value, max(error, pooled_error))
+            out["difference"] = (value, max(error, pooled_difference[1]))
             out["error"] += "; flow minus identity at least the paired bootstrap of all frames"
-        elif "identity" in out:
-            out["difference"] = bar_difference(
-                (pooled["forward"]["log_w"], pooled["inverse"]["log_w"]),
-                (pooled["forward"]["log_w_identity"], pooled["inverse"]["log_w_identity"]),
-                resamples)
     except ValueError as why:
         raise Skipped(f"{directory}: {why}") from None
     return out

@@ -500,30 +500,32 @@ def summarize_bar(directory, set_numbers, resamples=100):
     pooled = {name: {c: np.concatenate([part[c] for part in parts]) for c in columns}
               for name, parts in frames.items()}
     try:
+        per_pair = {}
         for column in columns:
             if paired:
-                estimate = mean_and_error([bar(f[column], b[column]) for f, b in
-                                           zip(frames["forward"], frames["inverse"])])
+                per_pair[column] = [bar(f[column], b[column]) for f, b in
+                                    zip(frames["forward"], frames["inverse"])]
+                estimate = mean_and_error(per_pair[column])
             else:
                 forward, inverse = pooled["forward"][column], pooled["inverse"][column]
                 estimate = (bar(forward, inverse), bar_bootstrap(forward, inverse, resamples))
             out["flow" if column == "log_w" else "identity"] = estimate
         if "identity" in out:
-            pooled_difference = bar_difference(
+            difference = bar_difference(
                 (pooled["forward"]["log_w"], pooled["inverse"]["log_w"]),
                 (pooled["forward"]["log_w_identity"], pooled["inverse"]["log_w_identity"]),
                 resamples)
-            out["difference"] = pooled_difference
-        if "identity" in out and paired:
-            # A standard error over two or three pairs has one or two degrees of freedom:
-            # pairs that agree by chance would make a 3-error disagreement test fire on
-            # noise (about one run in five with two pairs), so the error is never below the
-            # paired bootstrap of all frames.
-            value, error = mean_and_error(
-                [bar(f["log_w"], b["log_w"]) - bar(f["log_w_identity"], b["log_w_identity"])
-                 for f, b in zip(frames["forward"], frames["inverse"])])
-            out["difference"] = (value, max(error, pooled_difference[1]))
-            out["error"] += "; flow minus identity at least the paired bootstrap of all frames"
+            if paired:
+                # A standard error over two or three pairs has one or two degrees of
+                # freedom: pairs that agree by chance would make a 3-error disagreement test
+                # fire on noise (about one run in five with two pairs), so the error is never
+                # below the paired bootstrap of all frames.
+                value, error = mean_and_error(np.subtract(per_pair["log_w"],
+                                                          per_pair["log_w_identity"]))
+                difference = (value, max(error, difference[1]))
+                out["error"] += ("; flow minus identity at least the paired bootstrap of all "
+                                 "frames")
+            out["difference"] = difference
     except ValueError as why:
         raise Skipped(f"{directory}: {why}") from None
     return out

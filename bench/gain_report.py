@@ -89,7 +89,8 @@ def kl_gain(out, minutes, direction):
 def bennett_line(out, minutes):
     # beta_B F_B - beta_A F_A from both directions' frames, for the side file's line below its
     # one-sided means (whose B->A figure is beta_A F_A - beta_B F_B); the error is that of
-    # flowmap_plot's report: standard error over set pairs, or a bootstrap for one set.
+    # flowmap_plot's report: standard error over set pairs, at least the bootstrap of all frames
+    # (a bootstrap alone for one set).
     folder = os.path.join(out, f"eval_{minutes}")
     numbers = {d: [int(k) for k in sets(out, minutes, d)[:, 0]] for d in ("forward", "inverse")}
     try:

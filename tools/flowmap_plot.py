@@ -473,13 +473,12 @@ def summarize_bar(directory, set_numbers, resamples=100):
 
     set_numbers: {"forward": [...], "inverse": [...]}, the sets of the run's .sets tables.
     With the same number (two or more) of sets per direction, set k of A->B is paired with
-    set k of B->A and the result is the mean and standard error over the pairs, as for the
-    one-sided estimates; otherwise all frames of each direction are pooled and the error is
-    the bootstrap of bar_bootstrap (resamples).
+    set k of B->A and the result is the mean over the pairs, with their standard error or the
+    bootstrap of all frames, whichever is larger; otherwise all frames of each direction are
+    pooled and the error is the bootstrap (bar_bootstrap, bar_difference; resamples).
     Returns {"pairs": int, "error": str, "flow": (value, error), "identity": (value, error),
-    "difference": (value, error)}: "identity" and "difference" (flow minus identity; its
-    error is the paired bootstrap of bar_difference over all frames, or the standard error
-    over set pairs where that is larger) only if every file has the identity's log-weights.
+    "difference": (value, error)}: "identity" and "difference" (flow minus identity, with a
+    paired bootstrap) only if every file has the identity's log-weights.
     """
     import numpy as np
 
@@ -495,20 +494,26 @@ def summarize_bar(directory, set_numbers, resamples=100):
         columns.append("log_w_identity")
     paired = len(frames["forward"]) == len(frames["inverse"]) >= 2
     out = {"pairs": len(frames["forward"]) if paired else 1,
-           "error": "standard error over set pairs" if paired else
-                    f"bootstrap, {resamples} resamples"}
+           "error": "standard error over set pairs, at least the bootstrap of all frames"
+                    if paired else f"bootstrap, {resamples} resamples"}
     pooled = {name: {c: np.concatenate([part[c] for part in parts]) for c in columns}
               for name, parts in frames.items()}
+    # A standard error over two or three set pairs has one or two degrees of freedom: pairs
+    # that agree by chance would shrink it to nothing (and make the 3-error disagreement test
+    # of flow minus identity fire on noise, about one run in five with two pairs), so a paired
+    # estimate's error is never below the bootstrap of all its frames.
     try:
         per_pair = {}
         for column in columns:
+            forward, inverse = pooled["forward"][column], pooled["inverse"][column]
+            bootstrap = bar_bootstrap(forward, inverse, resamples)
             if paired:
                 per_pair[column] = [bar(f[column], b[column]) for f, b in
                                     zip(frames["forward"], frames["inverse"])]
-                estimate = mean_and_error(per_pair[column])
+                value, error = mean_and_error(per_pair[column])
+                estimate = (value, max(error, bootstrap))
             else:
-                forward, inverse = pooled["forward"][column], pooled["inverse"][column]
-                estimate = (bar(forward, inverse), bar_bootstrap(forward, inverse, resamples))
+                estimate = (bar(forward, inverse), bootstrap)
             out["flow" if column == "log_w" else "identity"] = estimate
         if "identity" in out:
             difference = bar_difference(
@@ -516,15 +521,9 @@ def summarize_bar(directory, set_numbers, resamples=100):
                 (pooled["forward"]["log_w_identity"], pooled["inverse"]["log_w_identity"]),
                 resamples)
             if paired:
-                # A standard error over two or three pairs has one or two degrees of
-                # freedom: pairs that agree by chance would make a 3-error disagreement test
-                # fire on noise (about one run in five with two pairs), so the error is never
-                # below the paired bootstrap of all frames.
                 value, error = mean_and_error(np.subtract(per_pair["log_w"],
                                                           per_pair["log_w_identity"]))
                 difference = (value, max(error, difference[1]))
-                out["error"] += ("; flow minus identity at least the paired bootstrap of all "
-                                 "frames")
             out["difference"] = difference
     except ValueError as why:
         raise Skipped(f"{directory}: {why}") from None

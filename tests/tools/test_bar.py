@@ -242,11 +242,18 @@ class Report(unittest.TestCase):
             weights_file(os.path.join(folder, "inverse_1.weights"), [1.1], [1.0])
             weights_file(os.path.join(folder, "inverse_2.weights"), [0.9], [1.0])
             result, rows = self.table(folder)
-        self.assertIn("standard error over set pairs", result.stdout, result.stderr)
-        # flow mean 0.3 +- |0.4 - 0.2| / 2; identity 0.5 +- 0
-        self.assertEqual(rows["Bennett acceptance ratio"], [0.3, 0.1, 0.5, 0.0])
-        # flow minus identity per pair: -0.1 and -0.3, mean -0.2 +- 0.1: within 3 errors
-        self.assertEqual(rows["Bennett, flow minus identity"], [-0.2, 0.1])
+        self.assertIn("standard error over set pairs, at least the bootstrap of all frames",
+                      result.stdout, result.stderr)
+        # flow mean 0.3 +- |0.4 - 0.2| / 2, or the bootstrap of the four frames if larger;
+        # identity 0.5 +- 0 (every resample gives 0.5)
+        bootstrap = bar_bootstrap([0.3, 0.5], [1.1, 0.9], 10)
+        self.assertGreater(bootstrap, 0.0)
+        self.assertEqual(rows["Bennett acceptance ratio"],
+                         [0.3, round(max(0.1, bootstrap), 4), 0.5, 0.0])
+        # flow minus identity per pair: -0.1 and -0.3, mean -0.2 +- 0.1 (the paired bootstrap
+        # is the flow's own here, the identity's being constant): within 3 errors
+        self.assertEqual(rows["Bennett, flow minus identity"],
+                         [-0.2, round(max(0.1, bootstrap), 4)])
         self.assertNotIn("WARNING", result.stdout)
         # one-sided rows: the .sets means, B->A with its sign turned (+log<w_B>)
         self.assertEqual(rows["A->B  -log<w_F>"][0::2], [-0.4, -0.5])
@@ -275,7 +282,29 @@ class Report(unittest.TestCase):
         self.assertAlmostEqual(error, pooled[1], places=4)
         self.assertGreater(error, 1e-3)
         self.assertNotIn("WARNING", result.stdout)
-        self.assertIn("flow minus identity at least the paired bootstrap", result.stdout)
+        self.assertIn("at least the bootstrap of all frames", result.stdout)
+
+    def test_pairs_that_agree_by_chance_do_not_shrink_the_estimates_errors(self):
+        # The same two identical set pairs: the flow's and the identity's Bennett rows get the
+        # bootstrap of all frames, not the zero standard error of two equal estimates.
+        gaussians = Gaussians()
+        x, y = gaussians.sample(np.random.default_rng(22), 2000)
+        flow, identity = gaussians.affine_and_identity(x, y)
+        with tempfile.TemporaryDirectory() as folder:
+            sets_file(os.path.join(folder, "forward.sets"), [(-0.5, -0.6), (-0.5, -0.6)])
+            sets_file(os.path.join(folder, "inverse.sets"), [(0.45, 0.7), (0.45, 0.7)])
+            for k in (1, 2):
+                weights_file(os.path.join(folder, f"forward_{k}.weights"), flow[0], identity[0])
+                weights_file(os.path.join(folder, f"inverse_{k}.weights"), flow[1], identity[1])
+            _, rows = self.table(folder)
+        value, error, value_identity, error_identity = rows["Bennett acceptance ratio"]
+        self.assertAlmostEqual(value, bar(*flow), places=4)
+        self.assertAlmostEqual(error, bar_bootstrap(np.tile(flow[0], 2), np.tile(flow[1], 2),
+                                                    10), places=4)
+        self.assertAlmostEqual(value_identity, bar(*identity), places=4)
+        self.assertAlmostEqual(error_identity, bar_bootstrap(
+            np.tile(identity[0], 2), np.tile(identity[1], 2), 10), places=4)
+        self.assertGreater(min(error, error_identity), 1e-3)
 
     def test_one_set_per_direction_pools_with_a_bootstrap(self):
         with tempfile.TemporaryDirectory() as folder:

@@ -259,11 +259,12 @@ class Report(unittest.TestCase):
         self.assertEqual(rows["A->B  -log<w_F>"][0::2], [-0.4, -0.5])
         self.assertEqual(rows["B->A  +log<w_B>"][0::2], [-0.35, -0.6])
 
-    def test_pairs_that_agree_by_chance_do_not_shrink_the_difference_error(self):
+    def test_pairs_that_agree_by_chance_do_not_shrink_the_errors(self):
         # Two identical set pairs: their standard error is 0, so any sampling noise in flow
-        # minus identity would count as a disagreement of infinitely many errors. The error
-        # must instead be the paired bootstrap of all frames, and exact samples with an
-        # exact log-determinant must not warn.
+        # minus identity would count as a disagreement of infinitely many errors, and the
+        # flow's and the identity's rows would claim exact estimates. Every Bennett row's error
+        # must instead be the bootstrap of all frames (paired for the difference), and exact
+        # samples with an exact log-determinant must not warn.
         gaussians = Gaussians()
         x, y = gaussians.sample(np.random.default_rng(21), 2000)
         flow, identity = gaussians.affine_and_identity(x, y)
@@ -274,36 +275,21 @@ class Report(unittest.TestCase):
                 weights_file(os.path.join(folder, f"forward_{k}.weights"), flow[0], identity[0])
                 weights_file(os.path.join(folder, f"inverse_{k}.weights"), flow[1], identity[1])
             result, rows = self.table(folder)
+        pooled_flow = (np.tile(flow[0], 2), np.tile(flow[1], 2))
+        pooled_identity = (np.tile(identity[0], 2), np.tile(identity[1], 2))
         value, error = rows["Bennett, flow minus identity"]
-        pooled = bar_difference((np.tile(flow[0], 2), np.tile(flow[1], 2)),
-                                (np.tile(identity[0], 2), np.tile(identity[1], 2)), 10)
         self.assertAlmostEqual(value, bar(*flow) - bar(*identity), places=4)
         self.assertNotEqual(value, 0.0)
-        self.assertAlmostEqual(error, pooled[1], places=4)
+        self.assertAlmostEqual(error, bar_difference(pooled_flow, pooled_identity, 10)[1],
+                               places=4)
         self.assertGreater(error, 1e-3)
         self.assertNotIn("WARNING", result.stdout)
         self.assertIn("at least the bootstrap of all frames", result.stdout)
-
-    def test_pairs_that_agree_by_chance_do_not_shrink_the_estimates_errors(self):
-        # The same two identical set pairs: the flow's and the identity's Bennett rows get the
-        # bootstrap of all frames, not the zero standard error of two equal estimates.
-        gaussians = Gaussians()
-        x, y = gaussians.sample(np.random.default_rng(22), 2000)
-        flow, identity = gaussians.affine_and_identity(x, y)
-        with tempfile.TemporaryDirectory() as folder:
-            sets_file(os.path.join(folder, "forward.sets"), [(-0.5, -0.6), (-0.5, -0.6)])
-            sets_file(os.path.join(folder, "inverse.sets"), [(0.45, 0.7), (0.45, 0.7)])
-            for k in (1, 2):
-                weights_file(os.path.join(folder, f"forward_{k}.weights"), flow[0], identity[0])
-                weights_file(os.path.join(folder, f"inverse_{k}.weights"), flow[1], identity[1])
-            _, rows = self.table(folder)
         value, error, value_identity, error_identity = rows["Bennett acceptance ratio"]
         self.assertAlmostEqual(value, bar(*flow), places=4)
-        self.assertAlmostEqual(error, bar_bootstrap(np.tile(flow[0], 2), np.tile(flow[1], 2),
-                                                    10), places=4)
+        self.assertAlmostEqual(error, bar_bootstrap(*pooled_flow, 10), places=4)
         self.assertAlmostEqual(value_identity, bar(*identity), places=4)
-        self.assertAlmostEqual(error_identity, bar_bootstrap(
-            np.tile(identity[0], 2), np.tile(identity[1], 2), 10), places=4)
+        self.assertAlmostEqual(error_identity, bar_bootstrap(*pooled_identity, 10), places=4)
         self.assertGreater(min(error, error_identity), 1e-3)
 
     def test_one_set_per_direction_pools_with_a_bootstrap(self):

@@ -410,16 +410,32 @@ def bar_difference(flow, identity, resamples=100, seed=1):
         raise ValueError("Bennett difference: flow and identity log-weights must belong to the "
                          "same frames (one of each per frame)")
     difference = bar(lw[0], lw[1]) - bar(lw[2], lw[3])
+    return difference, _paired_bootstrap(lw, resamples, seed)[2]
+
+
+def _paired_bootstrap(lw, resamples, seed):
+    """Bootstrap errors of the flow's, the identity's and their difference's Bennett estimates.
+
+    lw: checked log-weights, flow forward and backward, then identity forward and backward.
+    Each resample draws the frames of each direction once for flow and identity alike (the
+    draws of bar_bootstrap with the same seed). Returns (flow, identity, difference) errors.
+    """
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
         f = rng.integers(0, lw[0].size, lw[0].size)
         b = rng.integers(0, lw[1].size, lw[1].size)
         try:
-            values.append(bar(lw[0][f], lw[1][b]) - bar(lw[2][f], lw[3][b]))
+            values.append((bar(lw[0][f], lw[1][b]), bar(lw[2][f], lw[3][b])))
         except ValueError:    # a resample with every weight 0 in one direction
             continue
-    return difference, (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    if len(values) < 2:
+        return 0.0, 0.0, 0.0
+    values = np.array(values)
+    return tuple(float(np.std(v, ddof=1)) for v in
+                 (values[:, 0], values[:, 1], values[:, 0] - values[:, 1]))
 
 
 def disagreement(difference):
@@ -503,28 +519,29 @@ def summarize_bar(directory, set_numbers, resamples=100):
     # of flow minus identity fire on noise, about one run in five with two pairs), so a paired
     # estimate's error is never below the bootstrap of all its frames.
     try:
+        lw = [_checked_log_weights(pooled[name][column], what + suffix)
+              for column, suffix in zip(columns, ("", " identity"))
+              for name, what in (("forward", "forward"), ("inverse", "backward"))]
+        # one set of resamples serves flow, identity and their difference
+        bootstrap = (_paired_bootstrap(lw, resamples, 1) if len(columns) == 2 else
+                     (bar_bootstrap(lw[0], lw[1], resamples),))
         per_pair = {}
-        for column in columns:
-            forward, inverse = pooled["forward"][column], pooled["inverse"][column]
-            bootstrap = bar_bootstrap(forward, inverse, resamples)
+        for k, column in enumerate(columns):
             if paired:
                 per_pair[column] = [bar(f[column], b[column]) for f, b in
                                     zip(frames["forward"], frames["inverse"])]
                 value, error = mean_and_error(per_pair[column])
-                estimate = (value, max(error, bootstrap))
+                estimate = (value, max(error, bootstrap[k]))
             else:
-                estimate = (bar(forward, inverse), bootstrap)
+                estimate = (bar(lw[2 * k], lw[2 * k + 1]), bootstrap[k])
             out["flow" if column == "log_w" else "identity"] = estimate
         if "identity" in out:
-            difference = bar_difference(
-                (pooled["forward"]["log_w"], pooled["inverse"]["log_w"]),
-                (pooled["forward"]["log_w_identity"], pooled["inverse"]["log_w_identity"]),
-                resamples)
             if paired:
                 value, error = mean_and_error(np.subtract(per_pair["log_w"],
                                                           per_pair["log_w_identity"]))
-                difference = (value, max(error, difference[1]))
-            out["difference"] = difference
+            else:
+                value, error = bar(lw[0], lw[1]) - bar(lw[2], lw[3]), 0.0
+            out["difference"] = (value, max(error, bootstrap[2]))
     except ValueError as why:
         raise Skipped(f"{directory}: {why}") from None
     return out

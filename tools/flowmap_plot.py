@@ -536,12 +536,9 @@ def summarize_bar(directory, set_numbers, resamples=100):
                 estimate = (bar(lw[2 * k], lw[2 * k + 1]), bootstrap[k])
             out["flow" if column == "log_w" else "identity"] = estimate
         if "identity" in out:
-            if paired:
-                value, error = mean_and_error(np.subtract(per_pair["log_w"],
-                                                          per_pair["log_w_identity"]))
-            else:
-                value, error = bar(lw[0], lw[1]) - bar(lw[2], lw[3]), 0.0
-            out["difference"] = (value, max(error, bootstrap[2]))
+            error = (mean_and_error(np.subtract(per_pair["log_w"], per_pair["log_w_identity"]))[1]
+                     if paired else 0.0)
+            out["difference"] = (out["flow"][0] - out["identity"][0], max(error, bootstrap[2]))
     except ValueError as why:
         raise Skipped(f"{directory}: {why}") from None
     return out

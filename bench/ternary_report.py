@@ -9,6 +9,16 @@ reweighted averages of examples/lammps_inputs/in.ternary2d_map.
     ternary_report.py reweight FILE --atoms N --source T_A --temperatures T_B ...
         temperature reweighting of the source frames of a weights file (its U_from column) to
         each T_B: RESS, <E_pot> and c_V per atom with errors (no flow needed)
+    ternary_report.py mismatch FILE --atoms N --states T E dE C dC [T E dE C dC ...]
+        how far the flow and temperature reweighting are from the other state: ln(Z_to/Z_from)
+        by thermodynamic integration over 1/T of reference <E_pot>/N and c_V per atom (with
+        their errors), listed from the temperature of the weights file's frames to the one
+        they were mapped to, with any temperatures between; from it the Kullback-Leibler
+        divergence KL(frames mapped || other state) = ln(Z_to/Z_from) - <log w> of each column
+        of the weights file, next to the frames' own estimate ln <w>. For frames of B
+        mapped back to A (fix flowmap direction inverse) list the states from T_B to T_A:
+        KL(B || A mapped), which sets how many frames of A reweighting to B needs (about
+        its exponential)
     ternary_report.py table OUT
         one row per run of a bench_ternary.sh results folder: reference runs md_<T> and
         swap_<T> (plain MD and MD with swap moves at T) and flow runs flow_<T> (in.ternary2d_map),
@@ -116,6 +126,48 @@ def temperature_rows(energy, atoms, source, temperatures, blocks=BLOCKS):
         log_w = (1.0 / source - 1.0 / t) * energy
         rows.append((t, flowmap_plot.kish_ress(log_w))
                     + energy_estimates(energy, log_w, atoms, t, blocks))
+    return rows
+
+
+def log_partition_ratio(states, atoms):
+    """ln(Z(1/T_last) / Z(1/T_first)) of the configurational partition function, from states
+    [(T, <E>/N, c_V)] ordered from T_A to T_B: d ln Z / d beta = -<E> and d<E>/d beta =
+    -var(E) = -N c_V T^2, so the integral of <E> over beta is taken interval by interval with
+    the cubic through both ends' values and slopes (exact for a cubic <E>(beta); its error
+    falls as the fourth power of the spacing, where the trapezoid's falls as the second)."""
+    total = 0.0
+    for (t0, e0, c0), (t1, e1, c1) in zip(states, states[1:]):
+        h = 1.0 / t1 - 1.0 / t0
+        slope0, slope1 = -c0 * t0 * t0, -c1 * t1 * t1
+        total += h / 2.0 * (e0 + e1) + h * h / 12.0 * (slope0 - slope1)
+    return -atoms * total
+
+
+def log_partition_ratio_error(states, errors, atoms):
+    """Standard error of log_partition_ratio from independent errors [(dE, dC)] per state:
+    the integral is linear in every <E> and c_V, so each enters with its coefficient."""
+    base = log_partition_ratio(states, atoms)
+    variance = 0.0
+    for i, (d_e, d_c) in enumerate(errors):
+        for column, delta in ((1, d_e), (2, d_c)):
+            shifted = [list(s) for s in states]
+            shifted[i][column] += 1.0
+            variance += ((log_partition_ratio(shifted, atoms) - base) * delta) ** 2
+    return math.sqrt(variance)
+
+
+def mismatch_rows(log_weights, log_z):
+    """[(label, ln <w>, <log w>, its error, KL = log_z - <log w>)] per (label, log w)."""
+    import numpy as np
+
+    rows = []
+    for label, log_w in log_weights:
+        log_w = np.asarray(log_w, dtype=np.float64)
+        top = float(log_w.max())
+        log_mean_w = top + math.log(float(np.mean(np.exp(log_w - top))))
+        mean = float(log_w.mean())
+        error = block_bootstrap(lambda lw: (float(lw.mean()),), [log_w])[0]
+        rows.append((label, log_mean_w, mean, error, log_z - mean))
     return rows
 
 
@@ -232,6 +284,32 @@ def reweight(args):
               f"{cv:8.3f} +- {dcv:.3f}")
 
 
+def mismatch(args):
+    if len(args.states) % 5 or len(args.states) < 10:
+        fail("--states takes T <E_pot>/N error c_V error for each of at least two "
+             f"temperatures (groups of 5 numbers), got {len(args.states)} numbers")
+    groups = [args.states[i:i + 5] for i in range(0, len(args.states), 5)]
+    states = [(t, e, c) for t, e, _, c, _ in groups]
+    errors = [(de, dc) for _, _, de, _, dc in groups]
+    log_z = log_partition_ratio(states, args.atoms)
+    d_log_z = log_partition_ratio_error(states, errors, args.atoms)
+    try:
+        data = flowmap_plot.read_weights(args.file)
+    except flowmap_plot.Skipped as problem:
+        fail(f"{problem}")
+    columns = [("flow", data["log_w"])]
+    if "log_w_identity" in data:
+        columns.append(("identity", data["log_w_identity"]))
+    print(f"ln(Z_to/Z_from) = {log_z:.3f} +- {d_log_z:.3f} by thermodynamic integration over "
+          f"1/T from T = {states[0][0]:g} to {states[-1][0]:g} ({len(states)} states)")
+    print(f"{'':<9} {'frames':>7} {'ln <w>':>10} {'<log w>':>20} {'KL(mapped || other)':>24}")
+    for label, log_mean_w, mean, error, kl in mismatch_rows(columns, log_z):
+        print(f"{label:<9} {data['log_w'].size:7d} {log_mean_w:10.3f} {mean:10.3f} +- "
+              f"{error:.3f} {kl:12.3f} +- {math.hypot(error, d_log_z):.3f}")
+    print("ln <w> is the frames' own estimate of ln(Z_to/Z_from), biased low where the weights' "
+          "tail is not sampled; KL in nats for the whole system (divide by N per atom)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -248,6 +326,11 @@ def main():
     p.add_argument("--temperatures", type=float, nargs="+", required=True)
     p.add_argument("--blocks", type=int, default=BLOCKS)
     p.set_defaults(run=reweight)
+    p = sub.add_parser("mismatch")
+    p.add_argument("file")
+    p.add_argument("--atoms", type=int, required=True)
+    p.add_argument("--states", type=float, nargs="+", required=True)
+    p.set_defaults(run=mismatch)
     p = sub.add_parser("table")
     p.add_argument("out")
     p.add_argument("--blocks", type=int, default=BLOCKS)

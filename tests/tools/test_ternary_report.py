@@ -85,6 +85,86 @@ class BlockBootstrap(unittest.TestCase):
             ternary_report.block_bootstrap(lambda a: (a.mean(),), [np.arange(5.0)])
 
 
+class Mismatch(unittest.TestCase):
+    def test_integration_is_exact_for_a_cubic_energy(self):
+        # <E>/N = a + b beta + c beta^2 + d beta^3 and c_V = -beta^2 d<E>/N/d beta, between
+        # T = 1 and 0.5: ln Z ratio = -N * the integral of <E>/N over beta, by hand
+        a, b, c, d, atoms = -2.0, 0.3, -0.05, 0.004, 43
+
+        def state(t):
+            beta = 1.0 / t
+            energy = a + b * beta + c * beta ** 2 + d * beta ** 3
+            return (t, energy, -beta ** 2 * (b + 2 * c * beta + 3 * d * beta ** 2))
+
+        def antiderivative(beta):
+            return a * beta + b * beta ** 2 / 2 + c * beta ** 3 / 3 + d * beta ** 4 / 4
+
+        exact = -atoms * (antiderivative(2.0) - antiderivative(1.0))
+        self.assertAlmostEqual(ternary_report.log_partition_ratio([state(1.0), state(0.5)],
+                                                                  atoms), exact, places=10)
+        self.assertAlmostEqual(ternary_report.log_partition_ratio(
+            [state(1.0), state(0.8), state(0.5)], atoms), exact, places=10)
+
+    def test_integration_of_a_gamma_law(self):
+        # E ~ Gamma(k, T) (Z ~ beta^-k): <E>/N = T and c_V = 1 with N = k, ln(Z_B/Z_A) =
+        # k ln(T_B/T_A). <E> = k/beta is not a cubic; the cubic's error per interval is
+        # h^5/720 times the fourth derivative 24 k/beta^5, 6e-4 for T 1 -> 0.8 with k = 20
+        k = 20
+        exact = k * math.log(0.8)
+        two = ternary_report.log_partition_ratio([(1.0, 1.0, 1.0), (0.8, 0.8, 1.0)], k)
+        self.assertLess(abs(two - exact), 1e-3)
+        self.assertGreater(abs(two - exact), 1e-6)   # the bound above is not empty
+        three = ternary_report.log_partition_ratio(
+            [(1.0, 1.0, 1.0), (0.9, 0.9, 1.0), (0.8, 0.8, 1.0)], k)
+        self.assertLess(abs(three - exact), abs(two - exact) / 8)
+
+    def test_error_propagation_by_hand(self):
+        # two states: ln Z ratio = -N [h/2 (e0 + e1) + h^2/12 (c1 t1^2 - c0 t0^2)], h = 1/t1 -
+        # 1/t0, so the errors enter with N h/2, N h/2, N h^2 t0^2/12 and N h^2 t1^2/12
+        t0, t1, atoms = 0.5, 0.25, 10
+        h = 1 / t1 - 1 / t0
+        errors = [(0.01, 0.1), (0.02, 0.3)]
+        expected = math.sqrt((atoms * h / 2 * 0.01) ** 2 + (atoms * h / 2 * 0.02) ** 2
+                             + (atoms * h * h * t0 * t0 / 12 * 0.1) ** 2
+                             + (atoms * h * h * t1 * t1 / 12 * 0.3) ** 2)
+        got = ternary_report.log_partition_ratio_error([(t0, -2.0, 1.0), (t1, -2.5, 1.2)],
+                                                       errors, atoms)
+        self.assertAlmostEqual(got, expected, places=10)
+
+    def test_kl_of_temperature_reweighting_of_a_gamma_law(self):
+        # frames of Gamma(k, T_A) reweighted to T_B: KL(A || B) = (beta_B - beta_A) k T_A +
+        # k ln(T_B/T_A), 0.537 nats for k = 20, T_A 1, T_B 0.8; ln <w> estimates ln(Z_B/Z_A)
+        k, t_a, t_b = 20, 1.0, 0.8
+        energy = np.random.default_rng(8).gamma(k, t_a, 100000)
+        log_z = k * math.log(t_b / t_a)
+        ((label, log_mean_w, mean, error, kl),) = ternary_report.mismatch_rows(
+            [("identity", (1 / t_a - 1 / t_b) * energy)], log_z)
+        self.assertEqual(label, "identity")
+        expected = (1 / t_b - 1 / t_a) * k * t_a + k * math.log(t_b / t_a)
+        self.assertLess(abs(kl - expected), 4 * error)
+        self.assertLess(error, 0.02)
+        self.assertLess(abs(log_mean_w - log_z), 0.02)
+
+    def test_command_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "w.weights")
+            write(path, "# compute ress w\n# step U_from U_to log_w U_to_identity "
+                  "log_w_identity\n" + "".join(f"{i} -1 -1 {i % 2} -1 0\n" for i in range(40)))
+            states = ["1", "1", "0.01", "1", "0.1", "0.8", "0.8", "0.01", "1", "0.1"]
+            text = subprocess.run([sys.executable, TOOL, "mismatch", path, "--atoms", "20",
+                                   "--states"] + states, check=True, capture_output=True,
+                                  text=True).stdout
+            log_z = ternary_report.log_partition_ratio([(1.0, 1.0, 1.0), (0.8, 0.8, 1.0)], 20)
+            self.assertIn(f"ln(Z_to/Z_from) = {log_z:.3f}", text)
+            # flow: log w alternates 0, 1, so <log w> = 0.5 and KL = ln Z ratio - 0.5
+            flow = next(line for line in text.splitlines() if line.startswith("flow"))
+            self.assertEqual(flow.split()[-3], f"{log_z - 0.5:.3f}")
+            result = subprocess.run([sys.executable, TOOL, "mismatch", path, "--atoms", "20",
+                                     "--states"] + states[:7], capture_output=True, text=True)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("groups of 5 numbers), got 7", result.stderr)
+
+
 class Tables(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

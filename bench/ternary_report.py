@@ -163,11 +163,9 @@ def mismatch_rows(log_weights, log_z):
     rows = []
     for label, log_w in log_weights:
         log_w = np.asarray(log_w, dtype=np.float64)
-        top = float(log_w.max())
-        log_mean_w = top + math.log(float(np.mean(np.exp(log_w - top))))
         mean = float(log_w.mean())
         error = block_bootstrap(lambda lw: (float(lw.mean()),), [log_w])[0]
-        rows.append((label, log_mean_w, mean, error, log_z - mean))
+        rows.append((label, -flowmap_plot.free_energy(log_w), mean, error, log_z - mean))
     return rows
 
 

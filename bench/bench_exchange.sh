@@ -30,7 +30,9 @@
 # U_B sampling interval (10), DUMP the frame interval for g(r), psi6 and the overlap (100;
 # ternary 1000), EQUIL the unrecorded steps before each ternary run (100000), SEED the seed
 # (1). BACKWARD (ternary md and swap runs) names a model file trained for T_A -> T_B: the run maps
-# each dumped frame back through it into backward.weights (bench/ternary_report.py mismatch).
+# each dumped frame back through it into backward.weights (bench/ternary_report.py mismatch);
+# it must start with the flow's types by atom ID, so put the .data file that in.ternary2d_map
+# wrote with the flow in OUT/start/ternary2d_source.data before the run.
 # REPORT_ONLY=1 only prints the tables of an earlier OUT. On an idle 2-core machine 2e6
 # steps of system I take about 4 minutes in all (4 Dec); the exchange runs spend most of their
 # time mapping (the table's CPU column).

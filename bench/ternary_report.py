@@ -157,7 +157,11 @@ def log_partition_ratio_error(states, errors, atoms):
 
 
 def mismatch_rows(log_weights, log_z):
-    """[(label, ln <w>, <log w>, its error, KL = log_z - <log w>)] per (label, log w)."""
+    """[(label, ln <w>, <log w>, its error, KL = log_z - <log w>, (50th, 90th, 99th
+    percentile of log_z - log w))] per (label, log w). log_z - log w of a frame is the log of
+    its own state's density over the other state's mapped onto it: KL is its mean, and its
+    upper percentiles say how rarely the other direction draws the configurations that carry
+    this state's weight (a region with log ratio r is drawn about e^-r times as often)."""
     import numpy as np
 
     rows = []
@@ -165,7 +169,9 @@ def mismatch_rows(log_weights, log_z):
         log_w = np.asarray(log_w, dtype=np.float64)
         mean = float(log_w.mean())
         error = block_bootstrap(lambda lw: (float(lw.mean()),), [log_w])[0]
-        rows.append((label, -flowmap_plot.free_energy(log_w), mean, error, log_z - mean))
+        quantiles = tuple(float(q) for q in np.percentile(log_z - log_w, [50, 90, 99]))
+        rows.append((label, -flowmap_plot.free_energy(log_w), mean, error, log_z - mean,
+                     quantiles))
     return rows
 
 
@@ -300,12 +306,17 @@ def mismatch(args):
         columns.append(("identity", data["log_w_identity"]))
     print(f"ln(Z_to/Z_from) = {log_z:.3f} +- {d_log_z:.3f} by thermodynamic integration over "
           f"1/T from T = {states[0][0]:g} to {states[-1][0]:g} ({len(states)} states)")
-    print(f"{'':<9} {'frames':>7} {'ln <w>':>10} {'<log w>':>20} {'KL(mapped || other)':>24}")
-    for label, log_mean_w, mean, error, kl in mismatch_rows(columns, log_z):
+    print(f"{'':<9} {'frames':>7} {'ln <w>':>10} {'<log w>':>20} {'KL(mapped || other)':>24}"
+          f"  {'log ratio 50 %':>14} {'90 %':>6} {'99 %':>6}")
+    for label, log_mean_w, mean, error, kl, quantiles in mismatch_rows(columns, log_z):
         print(f"{label:<9} {data['log_w'].size:7d} {log_mean_w:10.3f} {mean:10.3f} +- "
-              f"{error:.3f} {kl:12.3f} +- {math.hypot(error, d_log_z):.3f}")
+              f"{error:.3f} {kl:12.3f} +- {math.hypot(error, d_log_z):.3f}  "
+              f"{quantiles[0]:14.2f} {quantiles[1]:6.2f} {quantiles[2]:6.2f}")
     print("ln <w> is the frames' own estimate of ln(Z_to/Z_from), biased low where the weights' "
-          "tail is not sampled; KL in nats for the whole system (divide by N per atom)")
+          "tail is not sampled; KL in nats for the whole system (divide by N per atom); log "
+          "ratio: percentiles over the frames of ln(Z_to/Z_from) - log w, whose mean is KL: "
+          "the other direction draws a configuration of log ratio r about e^-r times as "
+          "often as these frames' own state does")
 
 
 def main():

@@ -137,13 +137,21 @@ class Mismatch(unittest.TestCase):
         k, t_a, t_b = 20, 1.0, 0.8
         energy = np.random.default_rng(8).gamma(k, t_a, 100000)
         log_z = k * math.log(t_b / t_a)
-        ((label, log_mean_w, mean, error, kl),) = ternary_report.mismatch_rows(
+        ((label, log_mean_w, mean, error, kl, quantiles),) = ternary_report.mismatch_rows(
             [("identity", (1 / t_a - 1 / t_b) * energy)], log_z)
         self.assertEqual(label, "identity")
         expected = (1 / t_b - 1 / t_a) * k * t_a + k * math.log(t_b / t_a)
         self.assertLess(abs(kl - expected), 4 * error)
         self.assertLess(error, 0.02)
         self.assertLess(abs(log_mean_w - log_z), 0.02)
+        # log_z - log w = (beta_B - beta_A) E + log_z rises with E ~ Gamma(k, T_A), so its
+        # percentiles are the energies' mapped through that line
+        e50, e90, e99 = np.percentile(energy, [50, 90, 99])
+        slope = 1 / t_b - 1 / t_a
+        for got, e in zip(quantiles, (e50, e90, e99)):
+            self.assertAlmostEqual(got, slope * e + log_z, places=9)
+        self.assertLess(quantiles[0], quantiles[1])
+        self.assertLess(quantiles[1], quantiles[2])
 
     def test_command_line(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -158,7 +166,11 @@ class Mismatch(unittest.TestCase):
             self.assertIn(f"ln(Z_to/Z_from) = {log_z:.3f}", text)
             # flow: log w alternates 0, 1, so <log w> = 0.5 and KL = ln Z ratio - 0.5
             flow = next(line for line in text.splitlines() if line.startswith("flow"))
-            self.assertEqual(flow.split()[-3], f"{log_z - 0.5:.3f}")
+            self.assertEqual(flow.split()[-6], f"{log_z - 0.5:.3f}")
+            # its log ratios are log_z - 1 and log_z, 20 frames each: the median falls between
+            # the two (numpy interpolates linearly), the 90th and 99th percentiles on log_z
+            self.assertEqual(flow.split()[-3:], [f"{log_z - 0.5:.2f}", f"{log_z:.2f}",
+                                                 f"{log_z:.2f}"])
             result = subprocess.run([sys.executable, TOOL, "mismatch", path, "--atoms", "20",
                                      "--states"] + states[:7], capture_output=True, text=True)
             self.assertNotEqual(result.returncode, 0)

@@ -148,6 +148,29 @@ TEST_F(BadInput, OverlappingAtomsInMapModeGetWeightZero)
                                "non-finite log-weight"));
 }
 
+// Before the fix has mapped a frame (a run that starts between two of its steps), the free
+// energies and the flow/identity ratio have no value: NaN, never a 0 that would
+// read as one. The first frame makes them finite. (Read as expressions: an equal-style
+// variable holding NaN cannot be referenced in another formula.)
+TEST_F(BadInput, ComputeRessHasNoFreeEnergyBeforeTheFirstFrame)
+{
+  auto element = [this](int i) {
+    std::string expression = "c_r[" + std::to_string(i) + "]";
+    return lmp()->input->variable->compute_equal(&expression[0]);
+  };
+  std::string every_second_step = fix_flowmap("map", "mode map load " + identity_model());
+  every_second_step.replace(every_second_step.find("flowmap 1 "), 10, "flowmap 2 ");
+  commands({every_second_step, "compute r all ress fix map bootstrap 0",
+            "thermo_style custom step c_r[1] c_r[3] c_r[4] c_r[13]", "reset_timestep 1",
+            "run 0"});
+  EXPECT_EQ(element(3), 0.0);
+  EXPECT_EQ(element(1), 0.0);
+  for (int i : {4, 11, 13}) EXPECT_TRUE(std::isnan(element(i))) << "element " << i;
+  commands({"fix integrate all nve", "run 1"});
+  EXPECT_EQ(element(3), 1.0);
+  for (int i : {1, 4, 11, 13}) EXPECT_TRUE(std::isfinite(element(i))) << "element " << i;
+}
+
 TEST_F(BadInput, NonFiniteCoordinateInFramesFileIsRefused)
 {
   write_file("nan.dump", lattice_frame(0) + lattice_frame(1, 3, "nan", "1.0"));

@@ -42,11 +42,12 @@ std::vector<std::string> system_lines()
           "create_atoms 1 box", "mass 1 1.0"};
 }
 
-// WCA at T 2 -> LJ at T 1, as the other tests.
+// WCA at T 2 -> LJ at T 1, as the other tests, a frame every `nevery` steps.
 std::string fix_flowmap(const std::string &id, const std::string &keywords,
-                        const std::string &temperatures = "2.0 1.0")
+                        const std::string &temperatures = "2.0 1.0", int nevery = 1)
 {
-  return "fix " + id + " all flowmap 1 " + temperatures + " source" + quoted(kWcaLines) +
+  return "fix " + id + " all flowmap " + std::to_string(nevery) + " " + temperatures +
+      " source" + quoted(kWcaLines) +
       " target" + quoted(kLjLines) + " " + keywords;
 }
 
@@ -158,9 +159,8 @@ TEST_F(BadInput, ComputeRessHasNoFreeEnergyBeforeTheFirstFrame)
     std::string expression = "c_r[" + std::to_string(i) + "]";
     return lmp()->input->variable->compute_equal(&expression[0]);
   };
-  std::string every_second_step = fix_flowmap("map", "mode map load " + identity_model());
-  every_second_step.replace(every_second_step.find("flowmap 1 "), 10, "flowmap 2 ");
-  commands({every_second_step, "compute r all ress fix map bootstrap 0",
+  commands({fix_flowmap("map", "mode map load " + identity_model(), "2.0 1.0", 2),
+            "compute r all ress fix map bootstrap 0",
             "thermo_style custom step c_r[1] c_r[3] c_r[4] c_r[13]", "reset_timestep 1",
             "run 0"});
   EXPECT_EQ(element(3), 0.0);

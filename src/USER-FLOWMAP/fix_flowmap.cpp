@@ -28,6 +28,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -177,6 +178,7 @@ void FixFlowMap::build()
   auto &s = settings_;
   frame_ = std::make_unique<FlowMapFrame>(lmp, "Fix flowmap", FlowMapFrame::Box::fixed);
   frame_->check_system(igroup);
+  adopt_restart_types();
   const int n = frame_->natoms();
 
   // The simulation fixes the box of the ensemble it samples; the other box follows from its
@@ -205,6 +207,37 @@ void FixFlowMap::build()
   if (!mapping() && !resumed_)
     training_->add_frames_from_files(s.forward ? *target_bridge_ : *source_bridge_,
                                      frame_->species());
+}
+
+// Swap moves (fix atom/swap) exchange types between atoms, so a run continued by read_restart
+// holds the composition its flow recorded in another order by atom ID. Exchanging the labels of
+// two atoms of one species changes no Boltzmann weight, so the frames are relabelled to the
+// flow's order, as they were before the restart. A flow given by keyword load is not adopted
+// this way: the system must start with its types by atom ID (refused in make_session()).
+void FixFlowMap::adopt_restart_types()
+{
+  if (restart_bytes_.empty()) return;
+  std::vector<int> recorded;
+  try {
+    // Every rank holds the same restart bytes and reads the same types.
+    auto archive = flowmap::load_archive_bytes(restart_bytes_, "the restart file");
+    const auto model = flowmap::read_model(archive, "the restart file");
+    for (const auto t : model.species().types()) recorded.push_back(static_cast<int>(t));
+  } catch (std::exception &) {
+    return;    // make_session() reports what is wrong with the restart file
+  }
+  const auto &now = frame_->types();
+  if (recorded.empty() || recorded == now) return;
+  auto sorted = [](std::vector<int> t) {
+    std::sort(t.begin(), t.end());
+    return t;
+  };
+  if (sorted(recorded) != sorted(now)) return;    // another composition: make_session() refuses
+  frame_->adopt_types(recorded);
+  if (comm->me == 0)
+    utils::logmesg(lmp, "fix flowmap: the atoms hold their types in another order by atom ID "
+                   "than the flow of the restart file (swap moves); frames are relabelled "
+                   "within each species to the flow's order\n");
 }
 
 void FixFlowMap::make_bridges(const std::vector<double> (&boxes)[2])

@@ -69,6 +69,7 @@ class FixFlowMap : public Fix {
   using Mode = FlowMapSettings::Mode;
 
   void build();
+  void adopt_restart_types();
   void check_other_fixes();
   void check_memory(int natoms, int dimension);
   void check_hamiltonian();

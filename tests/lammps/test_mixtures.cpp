@@ -3,7 +3,8 @@
 // maps with them (weights equal the model applied independently, the identity baseline is
 // plain temperature reweighting), and refuses a system or dump frames with other types,
 // naming both; compute ress reweights a mixture between temperatures; type exchanges by swap
-// moves are relabellings of the same system, for mapping, weights and per-atom output.
+// moves are relabellings of the same system, for mapping, weights and per-atom output, and a
+// run continued by read_restart after them goes on in the flow's type order.
 #include "flowmap_dump_reader.h"
 #include "flowmap_lammps_bridge.h"
 #include "flowmap_model_file.h"
@@ -414,4 +415,103 @@ TEST_F(Mixtures, TypeExchangesBySwapMovesAreRelabellings)
   }
   EXPECT_EQ(checked, 21);
   EXPECT_GT(exchanged, 5) << "too few frames with exchanged types to test the relabelling";
+}
+
+namespace {
+
+// Per-atom types by ID from a dump with columns id type.
+std::vector<int> dumped_types(const std::string &path)
+{
+  std::ifstream in(path);
+  std::string line;
+  std::vector<int> types(kAtoms, 0);
+  while (std::getline(in, line) && line.rfind("ITEM: ATOMS", 0) != 0) continue;
+  for (int i = 0; i < kAtoms && std::getline(in, line); ++i) {
+    std::istringstream fields(line);
+    int id, type;
+    fields >> id >> type;
+    types[id - 1] = type;
+  }
+  return types;
+}
+
+// step -> value of the two-column output of fix ave/time
+std::map<long, double> time_series(const std::string &path)
+{
+  std::ifstream in(path);
+  std::string line;
+  std::map<long, double> series;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    long step;
+    double value;
+    fields >> step >> value;
+    series[step] = value;
+  }
+  return series;
+}
+
+}    // namespace
+
+TEST_F(Mixtures, RestartAfterSwapMovesGoesOnInTheFlowsTypeOrder)
+{
+  // A training run with swap moves writes a restart file whose atoms hold their types in
+  // another order than the flow recorded; read_restart must continue the training, relabelling.
+  const std::string keywords = "arch tiny split particle precision float64 batch 8 steps 1 "
+                               "holdout 5 seed 5";
+  const std::vector<std::string> dynamics = {"fix lang all langevin 2.0 2.0 0.5 22",
+                                             "fix nve all nve", "fix 2d all enforce2d",
+                                             "timestep 0.005"};
+  double steps_written = 0.0;
+  {
+    LammpsRunner r;
+    r.load_plugin();
+    r.commands(system_lines());
+    r.commands(kMixture);
+    r.command("velocity all create 2.0 21 dist gaussian");
+    r.commands(dynamics);
+    r.commands({"fix swap all atom/swap 10 5 23 2.0 ke yes types 1 2",
+                fix_flowmap("f", keywords), "run 600", "variable steps equal f_f[1]",
+                "write_restart swapped.restart",
+                "write_dump all custom restart_types.dump id type modify sort id"});
+    steps_written = r.equal_variable("steps");
+  }
+  ASSERT_GT(steps_written, 0.0) << "the first run must train";
+  ASSERT_NE(dumped_types("restart_types.dump"), types_of(kMinorityIds))
+      << "no swap changed the types by atom ID: the test is vacuous";
+
+  LammpsRunner r;
+  r.load_plugin();
+  r.command("read_restart swapped.restart");
+  r.commands(kMixture);
+  r.commands(dynamics);
+  // 10 frames (steps 620 to 800), one optimizer step each, on the restored pools
+  r.commands({fix_flowmap("f", keywords + " save resumed.flow"), "run 200",
+              "variable steps equal f_f[1]"});
+  EXPECT_EQ(r.equal_variable("steps"), steps_written + 10.0);
+  // mapped frames: the relabelled frame has the simulation's energy at every step
+  r.commands({"fix_modify f mode map", "compute w all ress fix f file restart_weights.dat",
+              "fix pe all ave/time 20 1 20 c_thermo_pe file restart_pe.dat format ' %.17g'",
+              "thermo_style custom step pe c_w[3]", "thermo 20", "run 200"});
+  if (world_rank() != 0) return;
+
+  const auto types = types_of(kMinorityIds);
+  EXPECT_EQ(flowmap::load_model("resumed.flow").species(),
+            flowmap::Species(std::vector<std::int64_t>(types.begin(), types.end())));
+  const auto pe = time_series("restart_pe.dat");
+  std::ifstream in("restart_weights.dat");
+  std::string line;
+  int checked = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    long step;
+    double u_from;
+    fields >> step >> u_from;
+    if (!pe.count(step)) continue;
+    EXPECT_NEAR(u_from, pe.at(step), 1e-10 * std::max(1.0, std::fabs(u_from))) << "step " << step;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
 }

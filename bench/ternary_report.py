@@ -2,10 +2,18 @@
 """Tables of bench/bench_ternary.sh (the glass-former, bench/README.md "Glass-former"), and the
 reweighted averages of examples/lammps_inputs/in.ternary2d_map.
 
-    ternary_report.py weights FILE --atoms N --temperature T
-        one weights file of compute ress (fix mode): for the flow and for the identity
-        (temperature reweighting) of the same frames, the Kish RESS, <E_pot> per atom and the
-        heat capacity per atom c_V = (<E^2> - <E>^2) / (N T^2), reweighted, with errors
+    ternary_report.py weights FILE [FILE ...] --atoms N --temperature T [--batch FRAMES]
+                              [--reference E dE C dC]
+        weights files of compute ress (fix mode), their frames pooled in the order given:
+        for the flow and for the identity (temperature reweighting) of the same frames, the
+        Kish RESS, <E_pot> per atom and the heat capacity per atom c_V = (<E^2> - <E>^2) /
+        (N T^2), reweighted, with errors. --batch: also each file cut into batches of FRAMES
+        consecutive frames (a remainder of at least half a batch is a batch of its own), one
+        row each, and how far the batches scatter around the pooled values in units of their
+        own errors (about 1 where the errors are honest; well above 1 where a few frames of
+        the weights' tail decide each batch). --reference: a reference <E_pot>/N and c_V with
+        their errors (swap MC, say), and z = (estimate - reference) / combined error for
+        every row
     ternary_report.py reweight FILE --atoms N --source T_A --temperatures T_B ...
         temperature reweighting of the source frames of a weights file (its U_from column) to
         each T_B: RESS, <E_pot> and c_V per atom with errors (no flow needed)
@@ -99,20 +107,60 @@ def energy_estimates(energy, log_w, atoms, temperature, blocks=BLOCKS, seed=1):
     return e_mean, errors[0], c_v, errors[1]
 
 
-def weights_rows(path, atoms, temperature, blocks=BLOCKS):
-    """[(label, frames, RESS, <E>/N, err, c_V, err)] for flow and identity of a weights file."""
-    try:
-        data = flowmap_plot.read_weights(path)
-    except flowmap_plot.Skipped as problem:
-        fail(f"{problem}")
-    if "log_w_identity" not in data:
-        fail(f"{path}: no identity columns (a weights file of compute ress in fix mode has 6)")
+def read_pooled_weights(paths):
+    """(columns of the weights files with their frames in the order given, frames per file)."""
+    import numpy as np
+
+    parts = []
+    for path in paths:
+        try:
+            data = flowmap_plot.read_weights(path)
+        except flowmap_plot.Skipped as problem:
+            fail(f"{problem}")
+        if "log_w_identity" not in data:
+            fail(f"{path}: no identity columns (a weights file of compute ress in fix mode has 6)")
+        parts.append(data)
+    pooled = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    return pooled, [part["log_w"].size for part in parts]
+
+
+def estimate_rows(data, atoms, temperature, blocks=BLOCKS):
+    """[(label, frames, RESS, <E>/N, err, c_V, err)] for flow and identity of weights columns."""
     rows = []
     for label, energy, log_w in (("flow", data["u_to"], data["log_w"]),
                                  ("identity", data["u_to_identity"], data["log_w_identity"])):
         rows.append((label, energy.size, flowmap_plot.kish_ress(log_w))
                     + energy_estimates(energy, log_w, atoms, temperature, blocks))
     return rows
+
+
+def weights_rows(path, atoms, temperature, blocks=BLOCKS):
+    """estimate_rows of one weights file."""
+    data, _ = read_pooled_weights([path])
+    return estimate_rows(data, atoms, temperature, blocks)
+
+
+def batch_bounds(sizes, batch):
+    """(first, end) frame ranges of the pooled frames: each file cut into batches of `batch`
+    frames, a remainder of at least half a batch kept as a batch of its own."""
+    bounds, start = [], 0
+    for size in sizes:
+        for first in range(0, size, batch):
+            end = min(size, first + batch)
+            if end - first >= max(1, batch // 2):
+                bounds.append((start + first, start + end))
+        start += size
+    return bounds
+
+
+def batch_scatter(rows, pooled):
+    """sqrt(chi^2 / (batches - 1)) of batch estimates around the pooled ones, for <E>/N and
+    c_V: rows and pooled as estimate_rows gives them (one label)."""
+    result = []
+    for value, error in ((3, 4), (5, 6)):
+        chi2 = sum(((row[value] - pooled[value]) / row[error]) ** 2 for row in rows)
+        result.append(math.sqrt(chi2 / (len(rows) - 1)) if len(rows) > 1 else float("nan"))
+    return tuple(result)
 
 
 def temperature_rows(energy, atoms, source, temperatures, blocks=BLOCKS):
@@ -268,11 +316,44 @@ def table(args):
 
 
 def weights(args):
-    print(f"{'':<9} {'frames':>7} {'RESS':>10} {'<E_pot>/N':>22} {'c_V/N':>18}")
-    for label, frames, ress, e, de, cv, dcv in weights_rows(args.file, args.atoms,
-                                                            args.temperature, args.blocks):
-        print(f"{label:<9} {frames:7d} {ress:10.4g} {e:12.5f} +- {de:.5f} "
-              f"{cv:8.3f} +- {dcv:.3f}")
+    reference = args.reference
+
+    def z_text(e, de, cv, dcv):
+        if reference is None:
+            return ""
+        e_ref, de_ref, cv_ref, dcv_ref = reference
+        return (f" {(e - e_ref) / math.hypot(de, de_ref):+7.2f}"
+                f" {(cv - cv_ref) / math.hypot(dcv, dcv_ref):+7.2f}")
+
+    width = 9 if args.batch is None else 21    # batch rows: label and frame range
+
+    def print_row(label, frames, ress, e, de, cv, dcv):
+        print(f"{label:<{width}} {frames:7d} {ress:10.4g} {e:12.5f} +- {de:.5f} "
+              f"{cv:8.3f} +- {dcv:.3f}{z_text(e, de, cv, dcv)}")
+
+    z_head = f" {'z E':>7} {'z c_V':>7}" if reference is not None else ""
+    print(f"{'':<{width}} {'frames':>7} {'RESS':>10} {'<E_pot>/N':>22} {'c_V/N':>18}{z_head}")
+    data, sizes = read_pooled_weights(args.file)
+    pooled = estimate_rows(data, args.atoms, args.temperature, args.blocks)
+    for row in pooled:
+        print_row(*row)
+    if args.batch is None:
+        return
+    if args.batch < 2 * args.blocks:
+        fail(f"--batch {args.batch}: a batch needs at least 2 x --blocks = {2 * args.blocks} "
+             "frames (half a batch is cut into --blocks blocks for its errors)")
+    bounds = batch_bounds(sizes, args.batch)
+    print(f"batches of {args.batch} frames (frames counted from the first of the first file)")
+    batches = {"flow": [], "identity": []}
+    for first, end in bounds:
+        part = {key: column[first:end] for key, column in data.items()}
+        for row in estimate_rows(part, args.atoms, args.temperature, args.blocks):
+            batches[row[0]].append(row)
+            print_row(f"{row[0]} {first}-{end}", *row[1:])
+    for row in pooled:
+        scatter = batch_scatter(batches[row[0]], row)
+        print(f"{row[0]}: {len(bounds)} batches scatter around the pooled values by "
+              f"{scatter[0]:.2f} (<E_pot>) and {scatter[1]:.2f} (c_V) times their own errors")
 
 
 def reweight(args):
@@ -324,10 +405,12 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("weights")
-    p.add_argument("file")
+    p.add_argument("file", nargs="+")
     p.add_argument("--atoms", type=int, required=True)
     p.add_argument("--temperature", type=float, required=True)
     p.add_argument("--blocks", type=int, default=BLOCKS)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--reference", type=float, nargs=4, default=None)
     p.set_defaults(run=weights)
     p = sub.add_parser("reweight")
     p.add_argument("file")

@@ -177,6 +177,64 @@ class Mismatch(unittest.TestCase):
             self.assertIn("groups of 5 numbers), got 7", result.stderr)
 
 
+class PooledWeights(unittest.TestCase):
+    def test_batch_bounds_by_hand(self):
+        # files of 10 and 7 frames, batches of 6: 0-6 and the remainder 6-10 (4 >= 3 frames)
+        # of the first file; 10-16 of the second, whose remainder of 1 frame is dropped
+        self.assertEqual(ternary_report.batch_bounds([10, 7], 6), [(0, 6), (6, 10), (10, 16)])
+        self.assertEqual(ternary_report.batch_bounds([4], 8), [(0, 4)])
+        self.assertEqual(ternary_report.batch_bounds([3], 8), [])
+
+    def test_batch_scatter_by_hand(self):
+        # <E> 1.0 +- 0.1 and 1.4 +- 0.2 around 1.2: chi^2 = 4 + 1 on 1 degree of freedom;
+        # c_V 2.0 +- 0.5 and 2.0 +- 1.0 around 2.0: 0
+        rows = [("flow", 10, 0.1, 1.0, 0.1, 2.0, 0.5), ("flow", 10, 0.1, 1.4, 0.2, 2.0, 1.0)]
+        pooled = ("flow", 20, 0.1, 1.2, 0.05, 2.0, 0.3)
+        e, cv = ternary_report.batch_scatter(rows, pooled)
+        self.assertAlmostEqual(e, math.sqrt(5.0), places=12)
+        self.assertEqual(cv, 0.0)
+
+    def test_command_line_pools_files_in_order_and_gives_z(self):
+        rng = np.random.default_rng(5)
+        energy = rng.gamma(20.0, 1.0, 400)
+        log_w = (1.0 - 1.0 / 0.8) * energy
+
+        def lines(first, end):
+            return "".join(f"{i} {-e:.17g} {-e:.17g} {lw:.17g} {-e:.17g} {lw:.17g}\n"
+                           for i, e, lw in zip(range(first, end), energy[first:end],
+                                               log_w[first:end]))
+
+        head = "# compute ress w\n# step U_from U_to log_w U_to_identity log_w_identity\n"
+        with tempfile.TemporaryDirectory() as tmp:
+            whole, a, b = (os.path.join(tmp, name) for name in ("all", "a", "b"))
+            write(whole, head + lines(0, 400))
+            write(a, head + lines(0, 250))
+            write(b, head + lines(250, 400))
+
+            def run(*args):
+                return subprocess.run([sys.executable, TOOL, "weights", *args, "--atoms", "20",
+                                       "--temperature", "0.8"], capture_output=True, text=True)
+
+            pooled = run(a, b).stdout.splitlines()
+            self.assertEqual(pooled, run(whole).stdout.splitlines())
+            e, de, cv, dcv = ternary_report.energy_estimates(-energy, log_w, 20, 0.8)
+            reference = [e + 2.0 * de, 0.0, cv - dcv, 0.0]
+            text = run(a, b, "--batch", "100", "--reference",
+                       *[f"{v:.17g}" for v in reference]).stdout
+            flow = next(line for line in text.splitlines() if line.startswith("flow "))
+            self.assertEqual(flow.split()[-2:], ["-2.00", "+1.00"])
+            # batches: 0-100, 100-200 and the remainder 200-250 of a; 250-350 of b (its
+            # remainder of 50 frames is half a batch, kept: 350-400)
+            starts = [line.split()[1] for line in text.splitlines()
+                      if line.startswith("flow ") and "-" in line.split()[1]]
+            self.assertEqual(starts, ["0-100", "100-200", "200-250", "250-350", "350-400"])
+            self.assertIn("flow: 5 batches scatter around the pooled values by", text)
+            refused = run(a, "--batch", "30")
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("--batch 30: a batch needs at least 2 x --blocks = 40 frames",
+                          refused.stderr)
+
+
 class Tables(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

@@ -28,7 +28,6 @@
 
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -226,14 +225,12 @@ void FixFlowMap::adopt_restart_types()
   } catch (std::exception &) {
     return;    // make_session() reports what is wrong with the restart file
   }
-  const auto &now = frame_->types();
-  if (recorded.empty() || recorded == now) return;
-  auto sorted = [](std::vector<int> t) {
-    std::sort(t.begin(), t.end());
-    return t;
-  };
-  if (sorted(recorded) != sorted(now)) return;    // another composition: make_session() refuses
-  frame_->adopt_types(recorded);
+  if (recorded.empty() || recorded == frame_->types()) return;
+  try {
+    frame_->adopt_types(recorded);
+  } catch (std::invalid_argument &) {
+    return;    // another composition: make_session() refuses it, naming both
+  }
   if (comm->me == 0)
     utils::logmesg(lmp, "fix flowmap: the atoms hold their types in another order by atom ID "
                    "than the flow of the restart file (swap moves); frames are relabelled "

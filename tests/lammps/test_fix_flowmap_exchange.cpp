@@ -11,6 +11,7 @@
 #include "flowmap_weights.h"
 #include "lammps_fixture.h"
 #include "input_text.h"
+#include "output_files.h"
 
 #include "modify.h"
 #include "universe.h"
@@ -36,6 +37,7 @@ using flowmap_test::kWcaLines;
 using flowmap_test::kLjLines;
 using flowmap_test::quoted;
 using flowmap_test::number;
+using flowmap_test::read_series;
 
 namespace {
 
@@ -794,25 +796,6 @@ TEST(FixFlowMapExchange, IdentityExchangeIsTheBaseline)
   }
 }
 
-namespace {
-
-// Per-step values of a fix ave/time file: step -> value.
-std::map<long, double> read_series(const std::string &path)
-{
-  std::map<long, double> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream s(line);
-    long step;
-    double value;
-    if (s >> step >> value) out[step] = value;
-  }
-  return out;
-}
-
-}    // namespace
 
 namespace {
 

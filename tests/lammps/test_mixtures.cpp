@@ -11,6 +11,7 @@
 #include "flowmap_weights.h"
 #include "lammps_fixture.h"
 #include "input_text.h"
+#include "output_files.h"
 
 #include <cmath>
 #include <cstdio>
@@ -417,43 +418,6 @@ TEST_F(Mixtures, TypeExchangesBySwapMovesAreRelabellings)
   EXPECT_GT(exchanged, 5) << "too few frames with exchanged types to test the relabelling";
 }
 
-namespace {
-
-// Per-atom types by ID from a dump with columns id type.
-std::vector<int> dumped_types(const std::string &path)
-{
-  std::ifstream in(path);
-  std::string line;
-  std::vector<int> types(kAtoms, 0);
-  while (std::getline(in, line) && line.rfind("ITEM: ATOMS", 0) != 0) continue;
-  for (int i = 0; i < kAtoms && std::getline(in, line); ++i) {
-    std::istringstream fields(line);
-    int id, type;
-    fields >> id >> type;
-    types[id - 1] = type;
-  }
-  return types;
-}
-
-// step -> value of the two-column output of fix ave/time
-std::map<long, double> time_series(const std::string &path)
-{
-  std::ifstream in(path);
-  std::string line;
-  std::map<long, double> series;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    long step;
-    double value;
-    fields >> step >> value;
-    series[step] = value;
-  }
-  return series;
-}
-
-}    // namespace
-
 TEST_F(Mixtures, RestartAfterSwapMovesGoesOnInTheFlowsTypeOrder)
 {
   // A training run with swap moves writes a restart file whose atoms hold their types in
@@ -474,12 +438,18 @@ TEST_F(Mixtures, RestartAfterSwapMovesGoesOnInTheFlowsTypeOrder)
     r.commands({"fix swap all atom/swap 10 5 23 2.0 ke yes types 1 2",
                 fix_flowmap("f", keywords), "run 600", "variable steps equal f_f[1]",
                 "write_restart swapped.restart",
-                "write_dump all custom restart_types.dump id type modify sort id"});
+                "write_dump all custom restart_types.dump id type x y modify sort id"});
     steps_written = r.equal_variable("steps");
   }
   ASSERT_GT(steps_written, 0.0) << "the first run must train";
-  ASSERT_NE(dumped_types("restart_types.dump"), types_of(kMinorityIds))
-      << "no swap changed the types by atom ID: the test is vacuous";
+  {
+    flowmap::DumpReader reader("restart_types.dump", 2);
+    flowmap::DumpFrame written;
+    ASSERT_TRUE(reader.next(written));
+    const auto recorded = types_of(kMinorityIds);
+    ASSERT_NE(written.types, std::vector<std::int64_t>(recorded.begin(), recorded.end()))
+        << "no swap changed the types by atom ID: the test is vacuous";
+  }
 
   LammpsRunner r;
   r.load_plugin();
@@ -499,7 +469,7 @@ TEST_F(Mixtures, RestartAfterSwapMovesGoesOnInTheFlowsTypeOrder)
   const auto types = types_of(kMinorityIds);
   EXPECT_EQ(flowmap::load_model("resumed.flow").species(),
             flowmap::Species(std::vector<std::int64_t>(types.begin(), types.end())));
-  const auto pe = time_series("restart_pe.dat");
+  const auto pe = flowmap_test::read_series("restart_pe.dat");
   std::ifstream in("restart_weights.dat");
   std::string line;
   int checked = 0;

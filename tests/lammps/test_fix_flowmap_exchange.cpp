@@ -796,7 +796,6 @@ TEST(FixFlowMapExchange, IdentityExchangeIsTheBaseline)
   }
 }
 
-
 namespace {
 
 // A binary mixture, one Hamiltonian at two temperatures in the same box, the identity map,

@@ -316,6 +316,9 @@ def table(args):
 
 
 def weights(args):
+    if args.batch is not None and args.batch < 2 * args.blocks:
+        fail(f"--batch {args.batch}: a batch needs at least 2 x --blocks = {2 * args.blocks} "
+             "frames (half a batch is cut into --blocks blocks for its errors)")
     reference = args.reference
 
     def z_text(e, de, cv, dcv):
@@ -339,9 +342,6 @@ def weights(args):
         print_row(*row)
     if args.batch is None:
         return
-    if args.batch < 2 * args.blocks:
-        fail(f"--batch {args.batch}: a batch needs at least 2 x --blocks = {2 * args.blocks} "
-             "frames (half a batch is cut into --blocks blocks for its errors)")
     bounds = batch_bounds(sizes, args.batch)
     print(f"batches of {args.batch} frames (frames counted from the first of the first file)")
     batches = {"flow": [], "identity": []}

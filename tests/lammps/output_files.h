@@ -6,22 +6,50 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace flowmap_test {
+
+// The numbers of each data line of a LAMMPS text output (fix ave/time, compute ress, the
+// weights and attempts files of the fixes): comment and blank lines left out.
+inline std::vector<std::vector<double>> read_rows(const std::string &path)
+{
+  std::vector<std::vector<double>> rows;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::vector<double> row;
+    double value;
+    while (fields >> value) row.push_back(value);
+    rows.push_back(row);
+  }
+  return rows;
+}
 
 // Per-step values of a fix ave/time file with one value per line: step -> value.
 inline std::map<long, double> read_series(const std::string &path)
 {
   std::map<long, double> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream s(line);
-    long step;
-    double value;
-    if (s >> step >> value) out[step] = value;
-  }
+  for (const auto &row : read_rows(path))
+    if (row.size() >= 2) out[static_cast<long>(row[0])] = row[1];
+  return out;
+}
+
+// A line of the weights file of fix flowmap: the frame's step, its energy in the state it
+// came from, its image's energy and log-weight, and the same for the identity map.
+struct WeightRow {
+  long step;
+  double u_from, u_to, log_w, u_to_identity, log_w_identity;
+};
+
+inline std::vector<WeightRow> read_weights(const std::string &path)
+{
+  std::vector<WeightRow> out;
+  for (const auto &row : read_rows(path))
+    if (row.size() >= 6)
+      out.push_back({static_cast<long>(row[0]), row[1], row[2], row[3], row[4], row[5]});
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include "flowmap_weights.h"
 #include "lammps_fixture.h"
 #include "input_text.h"
+#include "output_files.h"
 
 #include "library.h"
 
@@ -12,7 +13,6 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -56,22 +56,6 @@ std::vector<std::string> wca_system(const std::string &boundary = "p p p")
           "fix plane all enforce2d",
           "timestep 0.005",
           "thermo_modify norm no"};
-}
-
-std::vector<std::vector<double>> read_table(const std::string &path)
-{
-  std::vector<std::vector<double>> rows;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::vector<double> row;
-    double v;
-    while (fields >> v) row.push_back(v);
-    rows.push_back(row);
-  }
-  return rows;
 }
 
 class ComputeRESSTest : public LammpsTest {
@@ -266,7 +250,7 @@ TEST_F(ComputeRESSRerunTest, RerunOfDumpAndFrameFile)
   const double last_log_weight = element("r", 6);
   runner_.reset();    // closes the file
   if (world_rank() == 0) {
-    const auto rows = read_table("frames.ress");
+    const auto rows = flowmap_test::read_rows("frames.ress");
     ASSERT_EQ(rows.size(), static_cast<std::size_t>(kFrames));
     for (int f = 0; f < kFrames; ++f) {
       ASSERT_EQ(rows[f].size(), 4u);
@@ -301,7 +285,7 @@ TEST_F(ComputeRESSRerunTest, SourcePairCommandsAndScanTable)
 
   MPI_Barrier(MPI_COMM_WORLD);
   if (world_rank() != 0) return;
-  const auto rows = read_table("scan.table");
+  const auto rows = flowmap_test::read_rows("scan.table");
   ASSERT_EQ(rows.size(), 6u);
   EXPECT_FALSE(std::ifstream("scan.table.tmp").good());
   std::size_t row = 0;

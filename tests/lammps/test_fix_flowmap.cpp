@@ -11,6 +11,7 @@
 #include "flowmap_weights.h"
 #include "lammps_fixture.h"
 #include "input_text.h"
+#include "output_files.h"
 
 #include "modify.h"
 
@@ -445,15 +446,10 @@ TEST(FixFlowMap, MappedPositionsAndWeightsEqualIndependentEvaluation)
   flowmap::DumpFrame frame;
   while (reader.next(frame)) source[frame.timestep] = frame.positions;
 
-  std::ifstream weights("weights.dat");
   std::vector<double> log_weights;
   int checked = 0;
-  while (std::getline(weights, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    long step;
-    double u_from, u_to, log_w, u_to_id, log_w_id;
-    fields >> step >> u_from >> u_to >> log_w >> u_to_id >> log_w_id;
+  for (const auto &[step, u_from, u_to, log_w, u_to_id, log_w_id] :
+       flowmap_test::read_weights("weights.dat")) {
     log_weights.push_back(log_w);
     ASSERT_TRUE(source.count(step)) << "step " << step;
     const auto &x = source[step];
@@ -485,15 +481,9 @@ TEST(FixFlowMap, ComputeRessReportsTheRessOfItsWeights)
               "rerun " + frames.source + " dump x y", "variable ress equal c_w[1]",
               "variable identity equal c_w[9]", "variable ratio equal c_w[13]"});
   std::vector<double> flow, identity;
-  std::ifstream in("weights_ress.dat");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    double v[6];
-    for (double &x : v) fields >> x;
-    flow.push_back(v[3]);
-    identity.push_back(v[5]);
+  for (const auto &row : flowmap_test::read_weights("weights_ress.dat")) {
+    flow.push_back(row.log_w);
+    identity.push_back(row.log_w_identity);
   }
   ASSERT_EQ(flow.size(), 120u);
   EXPECT_NEAR(r.equal_variable("ress"), flowmap::kish_ress(flow), 1e-9);

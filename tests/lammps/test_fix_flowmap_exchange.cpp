@@ -169,16 +169,10 @@ struct Attempt {
 std::vector<Attempt> read_attempts(const std::string &path)
 {
   std::vector<Attempt> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream s(line);
-    Attempt a;
-    s >> a.step >> a.lw_fwd >> a.lw_inv >> a.log_alpha >> a.accepted >> a.log_alpha_identity >>
-        a.energy_source >> a.energy_target;
-    if (s) out.push_back(a);
-  }
+  for (const auto &row : flowmap_test::read_rows(path))
+    if (row.size() >= 8)
+      out.push_back({static_cast<long>(row[0]), row[1], row[2], row[3], static_cast<int>(row[4]),
+                     row[5], row[6], row[7]});
   return out;
 }
 

@@ -179,17 +179,11 @@ TEST_F(Mixtures, MappedWeightsUseTheTypesAndTheIdentityIsTemperatureReweighting)
   while (reader.next(frame)) source[frame.timestep] = frame.positions;
 
   const double beta_hot = 1.0 / kHot, beta_cold = 1.0 / kCold;
-  std::ifstream in("mixture_weights.dat");
-  std::string line;
   int checked = 0;
   double largest_gain = 0.0;
   torch::NoGradGuard no_grad;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    long step;
-    double u_from, u_to, log_w, u_to_id, log_w_id;
-    fields >> step >> u_from >> u_to >> log_w >> u_to_id >> log_w_id;
+  for (const auto &[step, u_from, u_to, log_w, u_to_id, log_w_id] :
+       flowmap_test::read_weights("mixture_weights.dat")) {
     ASSERT_TRUE(source.count(step)) << "step " << step;
     const auto &x = source[step];
     double u;
@@ -374,14 +368,10 @@ TEST_F(Mixtures, TypeExchangesBySwapMovesAreRelabellings)
   }
   ASSERT_EQ(frames.size(), 21u);
 
-  std::ifstream in("swap_weights.dat");
   int checked = 0, exchanged = 0;
   torch::NoGradGuard no_grad;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    double u_from, u_to, log_w, u_to_id, log_w_id;
-    fields >> step >> u_from >> u_to >> log_w >> u_to_id >> log_w_id;
+  for (const auto &weights : flowmap_test::read_weights("swap_weights.dat")) {
+    step = weights.step;
     ASSERT_TRUE(frames.count(step)) << "step " << step;
     const auto &f = frames[step];
     if (f.types != recorded) ++exchanged;
@@ -394,14 +384,14 @@ TEST_F(Mixtures, TypeExchangesBySwapMovesAreRelabellings)
     }
     double u;
     bridge.evaluate(x.data(), 1, box.data(), &u, nullptr, false);
-    EXPECT_NEAR(u_from, u, 1e-10 * std::max(1.0, std::fabs(u))) << "step " << step;
+    EXPECT_NEAR(weights.u_from, u, 1e-10 * std::max(1.0, std::fabs(u))) << "step " << step;
     const auto mapped = model.forward(torch::tensor(x, torch::kFloat64).view({1, kAtoms, 2}),
                                       torch::zeros({1}, torch::kInt64));
     const auto y = mapped.positions.contiguous();
     double u_mapped;
     bridge.evaluate(y.data_ptr<double>(), 1, box.data(), &u_mapped, nullptr, false);
-    EXPECT_NEAR(log_w, -u_mapped / kCold + u / kHot + mapped.log_det[0].item<double>(),
-                1e-9 * std::max(1.0, std::fabs(log_w)))
+    EXPECT_NEAR(weights.log_w, -u_mapped / kCold + u / kHot + mapped.log_det[0].item<double>(),
+                1e-9 * std::max(1.0, std::fabs(weights.log_w)))
         << "step " << step;
     // per-atom output: row i of the image belongs to atom source[i]
     for (int i = 0; i < kAtoms; ++i)
@@ -470,17 +460,11 @@ TEST_F(Mixtures, RestartAfterSwapMovesGoesOnInTheFlowsTypeOrder)
   EXPECT_EQ(flowmap::load_model("resumed.flow").species(),
             flowmap::Species(std::vector<std::int64_t>(types.begin(), types.end())));
   const auto pe = flowmap_test::read_series("restart_pe.dat");
-  std::ifstream in("restart_weights.dat");
-  std::string line;
   int checked = 0;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    long step;
-    double u_from;
-    fields >> step >> u_from;
-    if (!pe.count(step)) continue;
-    EXPECT_NEAR(u_from, pe.at(step), 1e-10 * std::max(1.0, std::fabs(u_from))) << "step " << step;
+  for (const auto &row : flowmap_test::read_weights("restart_weights.dat")) {
+    if (!pe.count(row.step)) continue;
+    EXPECT_NEAR(row.u_from, pe.at(row.step), 1e-10 * std::max(1.0, std::fabs(row.u_from)))
+        << "step " << row.step;
     ++checked;
   }
   EXPECT_GE(checked, 10);

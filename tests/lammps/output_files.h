@@ -10,15 +10,22 @@
 
 namespace flowmap_test {
 
-// The numbers of each data line of a LAMMPS text output (fix ave/time, compute ress, the
-// weights and attempts files of the fixes): comment and blank lines left out.
+// The data lines of a LAMMPS text output (fix ave/time, compute ress, the weights and
+// attempts files of the fixes): comment and blank lines left out.
+inline std::vector<std::string> data_lines(const std::string &path)
+{
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] != '#') lines.push_back(line);
+  return lines;
+}
+
+// The numbers of each data line.
 inline std::vector<std::vector<double>> read_rows(const std::string &path)
 {
   std::vector<std::vector<double>> rows;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const auto &line : data_lines(path)) {
     std::istringstream fields(line);
     std::vector<double> row;
     double value;

@@ -509,14 +509,8 @@ TEST(FixFlowMap, ComputeDefinedLaterSeesOnlyTheFramesMappedAfterIt)
   EXPECT_EQ(r.equal_variable("all"), 120.0);
   EXPECT_EQ(r.equal_variable("second"), 60.0);
   if (world_rank() != 0) return;
-  auto data_lines = [](const std::string &path) {
-    std::vector<std::string> lines;
-    std::ifstream in(path);
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty() && line[0] != '#') lines.push_back(line);
-    return lines;
-  };
-  const auto all = data_lines("all_sets.dat"), second = data_lines("second.dat");
+  const auto all = flowmap_test::data_lines("all_sets.dat"),
+             second = flowmap_test::data_lines("second.dat");
   ASSERT_EQ(all.size(), 120u);
   ASSERT_EQ(second.size(), 60u);
   EXPECT_TRUE(std::equal(second.begin(), second.end(), all.begin() + 60));

@@ -2,7 +2,9 @@
 #ifndef FLOWMAP_TESTS_OUTPUT_FILES_H
 #define FLOWMAP_TESTS_OUTPUT_FILES_H
 
+#include <algorithm>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -51,12 +53,16 @@ struct WeightRow {
   double u_from, u_to, log_w, u_to_identity, log_w_identity;
 };
 
+// Every data line is a row: one with fewer than six numbers gets NaN (step -1) for what it
+// lacks, so that a test comparing it fails instead of skipping it.
 inline std::vector<WeightRow> read_weights(const std::string &path)
 {
   std::vector<WeightRow> out;
-  for (const auto &row : read_rows(path))
-    if (row.size() >= 6)
-      out.push_back({static_cast<long>(row[0]), row[1], row[2], row[3], row[4], row[5]});
+  for (auto row : read_rows(path)) {
+    const long step = row.empty() ? -1 : static_cast<long>(row[0]);
+    row.resize(std::max<std::size_t>(row.size(), 6), std::numeric_limits<double>::quiet_NaN());
+    out.push_back({step, row[1], row[2], row[3], row[4], row[5]});
+  }
   return out;
 }
 

@@ -45,7 +45,7 @@ enum Output {
   STEPS, LOSS, LOSS_KLD, LOSS_NLL, LEARNING_RATE, SKIPPED, RESS_FORWARD, RESS_FORWARD_IDENTITY,
   RESS_INVERSE, RESS_INVERSE_IDENTITY, POOL_SOURCE, POOL_TARGET, FRAMES, TIME_MD, TIME_ENERGY,
   TIME_NETWORK, TIME_COMM, LOG_WEIGHT, LOG_WEIGHT_IDENTITY, ENERGY_MAPPED, DECORRELATION,
-  KL_GAIN_FORWARD, KL_GAIN_INVERSE, NUM_OUTPUTS
+  KL_GAIN_FORWARD, KL_GAIN_INVERSE, LOSS_REWEIGHTED, BATCH_ESS, NUM_OUTPUTS
 };
 
 // Freed tensor blocks kept for reuse, at most: several times a rank's working set with the
@@ -522,6 +522,8 @@ double FixFlowMap::compute_vector(int i)
     case DECORRELATION: return decorrelation_.inefficiency() * nevery;
     case KL_GAIN_FORWARD: return have ? training_->kl_gain(0) : 0.0;
     case KL_GAIN_INVERSE: return have ? training_->kl_gain(1) : 0.0;
+    case LOSS_REWEIGHTED: return have ? training_->loss(3) : 0.0;
+    case BATCH_ESS: return have ? training_->batch_ess() : 0.0;
     default: return 0.0;
   }
 }

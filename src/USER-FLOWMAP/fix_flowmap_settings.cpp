@@ -148,6 +148,17 @@ std::vector<FlowMapKeyword> make_table()
          s.nll_set = true;
        },
        "", "kld and nll = 1 when frames of their state exist"},
+      {"reweighted", 2,
+       [](Args &a, Settings &s) {
+         auto &training = s.session.training;
+         training.weight_reweighted = a.non_negative_real();
+         const std::string power = a.word();
+         training.reweight_power = utils::numeric(FLERR, power, false, a.instance());
+         if (!(training.reweight_power > 0.0 && training.reweight_power <= 1.0))
+           a.instance()->error->all(FLERR, "Fix flowmap reweighted needs a weight >= 0 and a "
+                                    "power alpha in (0, 1], got power {}", power);
+       },
+       "", "reweighted = 0 (off)"},
       {"frames", 0,
        [](Args &a, Settings &s) {
          s.frame_files = a.words_until_keyword("one or more dump files of the other ensemble");
@@ -417,8 +428,13 @@ FlowMapSettings LAMMPS_NS::parse_flowmap_settings(LAMMPS *lmp, int narg, char **
   if (training.weight_nll > 0.0 && !have_target_frames)
     error->all(FLERR, "Fix flowmap nll {} needs target frames: give dump files of a target "
                "run with keyword frames", training.weight_nll);
-  if (s.mode == Settings::Mode::train && training.weight_kld == 0.0 && training.weight_nll == 0.0)
-    error->all(FLERR, "Fix flowmap needs kld or nll > 0 to train");
+  if (training.weight_reweighted > 0.0 && !have_source_frames)
+    error->all(FLERR, "Fix flowmap reweighted {} needs source frames: run the fix in a source "
+               "simulation or give source dump files with keyword frames",
+               training.weight_reweighted);
+  if (s.mode == Settings::Mode::train && training.weight_kld == 0.0 &&
+      training.weight_nll == 0.0 && training.weight_reweighted == 0.0)
+    error->all(FLERR, "Fix flowmap needs kld, nll or reweighted > 0 to train");
   // Training waits for a batch in the pool: a smaller pool never trains and never saves.
   if (s.session.pool_capacity < training.batch_size)
     error->all(FLERR, "Fix flowmap pool {} is smaller than batch {}: training starts once a "

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "universe.h"
 
+#include <algorithm>
 #include <chrono>
 
 using namespace LAMMPS_NS;
@@ -108,7 +109,9 @@ void FlowMapTraining::add_frames_from_files(FlowMapBridge &bridge,
   // These frames are all this loss term will ever get: too few and training would wait
   // forever for its pool.
   const auto needed = session_.options().min_pool;
-  const auto weight = s.forward ? s.session.training.weight_nll : s.session.training.weight_kld;
+  const auto &training = s.session.training;
+  const auto weight = s.forward ? training.weight_nll
+                                : std::max(training.weight_kld, training.weight_reweighted);
   if (weight > 0.0 && session_.pool(ensemble).size() < needed)
     error->all(FLERR, "Fix flowmap: the frames files hold {} frames; the hold-out set takes "
                "the first {} and training needs {} more (keywords holdout and batch)", count,
@@ -138,6 +141,8 @@ void FlowMapTraining::train_due_steps()
     loss_[0] = report.loss;
     loss_[1] = report.loss_kld;
     loss_[2] = report.loss_nll;
+    loss_[3] = report.loss_reweighted;
+    batch_ess_ = report.batch_ess;
     const auto steps = session_.trainer().steps();
     if (steps % s.validate_every == 0) validate();
     if (steps % s.print_every == 0) log_progress();
@@ -172,14 +177,21 @@ void FlowMapTraining::log_progress()
     return identity > 0.0 ? fmt::format(" ({:.2f}x)", flow / identity) : std::string();
   };
   utils::logmesg(lmp,
-                 "fix flowmap: step {} loss {:.6g} (kld {:.6g} nll {:.6g}) lr {:.3g} skipped {} | "
+                 "fix flowmap: step {} loss {:.6g} (kld {:.6g} nll {:.6g}{}) lr {:.3g} skipped {} | "
                  "RESS A->B {:.4g} id {:.4g}{} B->A {:.4g} id {:.4g}{} | KL gain {:.3f} {:.3f} | "
                  "pool {} + {} | time md {:.1f} energy {:.1f} net {:.1f} comm {:.1f} s\n",
-                 trainer.steps(), loss_[0], loss_[1], loss_[2], trainer.learning_rate(),
+                 trainer.steps(), loss_[0], loss_[1], loss_[2], reweighted_progress(),
+                 trainer.learning_rate(),
                  trainer.skipped(), ress_[0], ress_[1], ratio(ress_[0], ress_[1]), ress_[2],
                  ress_[3], ratio(ress_[2], ress_[3]), kl_gain_[0], kl_gain_[1],
                  session_.pool(Ensemble::source).size(), session_.pool(Ensemble::target).size(),
                  times_.md, times_.energy, times_.network, times_.reduce);
+}
+
+std::string FlowMapTraining::reweighted_progress() const
+{
+  if (settings_.session.training.weight_reweighted <= 0.0) return {};
+  return fmt::format(" reweighted {:.6g} batch ESS {:.1f}", loss_[3], batch_ess_);
 }
 
 void FlowMapTraining::report()

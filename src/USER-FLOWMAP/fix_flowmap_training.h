@@ -62,7 +62,8 @@ class FlowMapTraining : protected Pointers {
   void write_checkpoint(torch::serialize::OutputArchive &archive);
   void restore(const torch::Tensor &schedule);
 
-  double loss(int term) const { return loss_[term]; }      // total, KLD, NLL
+  double loss(int term) const { return loss_[term]; }      // total, KLD, NLL, reweighted NLL
+  double batch_ess() const { return batch_ess_; }    // of the reweighted term's last batch
   double ress(int which) const { return ress_[which]; }    // flow/identity A->B, B->A
   double kl_gain(int direction) const { return kl_gain_[direction]; }
   std::int64_t frames() const { return frames_collected_; }
@@ -74,13 +75,15 @@ class FlowMapTraining : protected Pointers {
   bool averaged_in_ = false;
   double steps_due_ = 0.0;
   std::int64_t frames_collected_ = 0;
-  double loss_[3] = {0.0, 0.0, 0.0};
+  double loss_[4] = {0.0, 0.0, 0.0, 0.0};
+  double batch_ess_ = 0.0;
   double ress_[4] = {0.0, 0.0, 0.0, 0.0};
   double kl_gain_[2] = {0.0, 0.0};
 
   void train_due_steps();
   void validate();
   void log_progress();
+  std::string reweighted_progress() const;    // empty without the reweighted term
 };
 
 }    // namespace LAMMPS_NS

@@ -6,6 +6,7 @@
 
 #include "flowmap_model_file.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace flowmap {
@@ -49,18 +50,23 @@ const FramePool *Session::ready_pool(Ensemble e, double weight) const
   return weight > 0.0 && pool.size() >= options_.min_pool ? &pool : nullptr;
 }
 
+double Session::source_weight() const
+{
+  return std::max(options_.training.weight_kld, options_.training.weight_reweighted);
+}
+
 bool Session::can_train() const
 {
   // Every weighted term must be ready: steps on one term alone while the other's pool fills
   // (the first frames of a run go to the hold-out set) would train a different loss.
-  const bool kld = options_.training.weight_kld <= 0.0 || ready_pool(Ensemble::source, 1.0);
+  const bool kld = source_weight() <= 0.0 || ready_pool(Ensemble::source, 1.0);
   const bool nll = options_.training.weight_nll <= 0.0 || ready_pool(Ensemble::target, 1.0);
   return kld && nll;
 }
 
 StepReport Session::train_step()
 {
-  auto report = trainer_->step(ready_pool(Ensemble::source, options_.training.weight_kld),
+  auto report = trainer_->step(ready_pool(Ensemble::source, source_weight()),
                                ready_pool(Ensemble::target, options_.training.weight_nll));
   model_.metadata().training_steps = trainer_->steps();
   return report;

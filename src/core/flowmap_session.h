@@ -60,6 +60,8 @@ class Session {
  private:
   static int index(Ensemble e) { return static_cast<int>(e); }
   const FramePool *ready_pool(Ensemble e, double weight) const;
+  // The largest weight of a loss term on frames of A (KLD, reweighted NLL).
+  double source_weight() const;
 
   FlowModel model_;
   StatePair states_;

@@ -46,6 +46,10 @@ Trainer::Trainer(FlowModel &model, EnergyModel &source_energy, EnergyModel &targ
     throw std::invalid_argument("rank must lie in [0, nranks)");
   if (options_.average < 0.0 || options_.average >= 1.0)
     throw std::invalid_argument("parameter averaging decay must lie in [0, 1)");
+  if (options_.weight_reweighted < 0.0 ||
+      !(options_.reweight_power > 0.0 && options_.reweight_power <= 1.0))
+    throw std::invalid_argument("the reweighted NLL term needs a weight >= 0 and a power in "
+                                "(0, 1]");
   parameters_ = model_.flow()->parameters();
   if (options_.average > 0.0)
     for (const auto &p : parameters_) averaged_.push_back(p.detach().clone());
@@ -80,8 +84,8 @@ void Trainer::reduce(double *data, std::int64_t n) const
   if (nranks_ > 1 && reducer_) reducer_(data, n);
 }
 
-torch::Tensor Trainer::loss_term(const FramePool &pool, Direction direction, double &time_energy,
-                                 double &time_network)
+Trainer::Term Trainer::loss_term(const FramePool &pool, Direction direction,
+                                 StepReport &report)
 {
   const auto batch = options_.batch_size;
   // Every process draws the whole batch, so the generators stay in step across processes.
@@ -97,45 +101,86 @@ torch::Tensor Trainer::loss_term(const FramePool &pool, Direction direction, dou
     const auto element = torch::randint(symmetries_.size(0), {batch}, generator_, torch::kInt64);
     symmetry = symmetries_.index_select(0, element);
   }
-  const auto share = my_share(batch);
-  if (share.count == 0) return torch::zeros({}, torch::kFloat64);
-
-  const auto x = pool.gather(indices.narrow(0, share.begin, share.count));
-  const auto ref = reference.narrow(0, share.begin, share.count);
-  const auto sym = symmetry.defined() ? symmetry.narrow(0, share.begin, share.count) : symmetry;
   const bool forward = direction == Direction::forward;
+  Term term;
+  term.loss = torch::zeros({}, torch::kFloat64);
+  if (forward) term.log_weight = torch::zeros({batch}, torch::kFloat64);
+  const auto share = my_share(batch);
+  if (share.count > 0) {
+    const auto mine = indices.narrow(0, share.begin, share.count);
+    const auto x = pool.gather(mine);
+    term.reference = reference.narrow(0, share.begin, share.count);
+    if (symmetry.defined()) term.symmetry = symmetry.narrow(0, share.begin, share.count);
+
+    auto start = std::chrono::steady_clock::now();
+    term.mapped = forward ? model_.forward(x, term.reference, term.symmetry)
+                          : model_.inverse(x, term.reference, term.symmetry);
+    report.time_network += seconds_since(start);
+
+    start = std::chrono::steady_clock::now();
+    auto &energy_model = forward ? target_energy_ : source_energy_;
+    const auto &box = forward ? states_.target_box : states_.source_box;
+    const double beta = forward ? states_.beta_target : states_.beta_source;
+    const auto energy = potential_energy(energy_model, term.mapped.positions, box, true);
+    report.time_energy += seconds_since(start);
+
+    const auto per_frame = beta * energy - term.mapped.log_det;
+    term.loss = per_frame.sum() / static_cast<double>(batch);
+    if (forward)
+      term.log_weight.narrow(0, share.begin, share.count)
+          .copy_(states_.beta_source * pool.energies().index_select(0, mine) -
+                 per_frame.detach());
+  }
+  if (forward) reduce(term.log_weight.data_ptr<double>(), batch);
+  return term;
+}
+
+torch::Tensor Trainer::reweighted_term(const Term &forward, StepReport &report)
+{
+  const auto tempered = options_.reweight_power * forward.log_weight;
+  // A non-finite weight poisons the whole term on every process (the weights are the same
+  // everywhere), and step() then skips the batch on all of them.
+  const auto weights = torch::softmax(tempered, 0);
+  report.batch_ess = 1.0 / weights.square().sum().item<double>();
+  if (!forward.mapped.positions.defined()) return torch::zeros({}, torch::kFloat64);
+  const auto share = my_share(options_.batch_size);
+  const auto y = forward.mapped.positions.detach();
 
   auto start = std::chrono::steady_clock::now();
-  const auto mapped = forward ? model_.forward(x, ref, sym) : model_.inverse(x, ref, sym);
-  time_network += seconds_since(start);
+  const auto back = model_.inverse(y, forward.reference, forward.symmetry);
+  report.time_network += seconds_since(start);
 
   start = std::chrono::steady_clock::now();
-  auto &energy_model = forward ? target_energy_ : source_energy_;
-  const auto &box = forward ? states_.target_box : states_.source_box;
-  const double beta = forward ? states_.beta_target : states_.beta_source;
-  const auto energy = potential_energy(energy_model, mapped.positions, box, true);
-  time_energy += seconds_since(start);
+  const auto energy = potential_energy(source_energy_, back.positions, states_.source_box, true);
+  report.time_energy += seconds_since(start);
 
-  return (beta * energy - mapped.log_det).sum() / static_cast<double>(batch);
+  return (weights.narrow(0, share.begin, share.count) *
+          (states_.beta_source * energy - back.log_det))
+      .sum();
 }
 
 StepReport Trainer::step(const FramePool *source_frames, const FramePool *target_frames)
 {
-  const bool use_kld = options_.weight_kld > 0.0 && source_frames && !source_frames->empty();
+  const bool have_source = source_frames && !source_frames->empty();
+  const bool use_kld = options_.weight_kld > 0.0 && have_source;
+  const bool use_reweighted = options_.weight_reweighted > 0.0 && have_source;
   const bool use_nll = options_.weight_nll > 0.0 && target_frames && !target_frames->empty();
-  if (!use_kld && !use_nll)
+  if (!use_kld && !use_nll && !use_reweighted)
     throw std::logic_error("a training step needs frames for a loss term with non-zero weight");
 
   StepReport report;
   report.learning_rate = learning_rate();
   optimizer_->zero_grad();
 
-  torch::Tensor kld = torch::zeros({}, torch::kFloat64), nll = kld;
-  if (use_kld) kld = loss_term(*source_frames, Direction::forward, report.time_energy,
-                               report.time_network);
-  if (use_nll) nll = loss_term(*target_frames, Direction::inverse, report.time_energy,
-                               report.time_network);
-  const auto loss = options_.weight_kld * kld + options_.weight_nll * nll;
+  torch::Tensor kld = torch::zeros({}, torch::kFloat64), nll = kld, reweighted = kld;
+  if (use_kld || use_reweighted) {
+    const auto forward = loss_term(*source_frames, Direction::forward, report);
+    if (use_kld) kld = forward.loss;
+    if (use_reweighted) reweighted = reweighted_term(forward, report);
+  }
+  if (use_nll) nll = loss_term(*target_frames, Direction::inverse, report).loss;
+  const auto loss = options_.weight_kld * kld + options_.weight_nll * nll +
+      options_.weight_reweighted * reweighted;
 
   auto start = std::chrono::steady_clock::now();
   const bool finite_here = std::isfinite(loss.item<double>());
@@ -152,20 +197,24 @@ StepReport Trainer::step(const FramePool *source_frames, const FramePool *target
                        ? p.grad().detach().to(torch::kCPU, torch::kFloat64).reshape({-1})
                        : torch::zeros({p.numel()}, torch::kFloat64));
   flat.push_back(torch::tensor({finite_here ? kld.item<double>() : 0.0,
-                                finite_here ? nll.item<double>() : 0.0, finite_here ? 0.0 : 1.0},
+                                finite_here ? nll.item<double>() : 0.0,
+                                finite_here ? reweighted.item<double>() : 0.0,
+                                finite_here ? 0.0 : 1.0},
                                torch::kFloat64));
   auto buffer = torch::cat(flat).contiguous();
   reduce(buffer.data_ptr<double>(), buffer.numel());
   report.time_reduce = seconds_since(start);
 
   const auto count = buffer.numel();
-  const double *tail = buffer.data_ptr<double>() + count - 3;
+  const double *tail = buffer.data_ptr<double>() + count - 4;
   report.loss_kld = tail[0];
   report.loss_nll = tail[1];
-  report.loss = options_.weight_kld * tail[0] + options_.weight_nll * tail[1];
-  auto gradient = buffer.narrow(0, 0, count - 3);
+  report.loss_reweighted = tail[2];
+  report.loss = options_.weight_kld * tail[0] + options_.weight_nll * tail[1] +
+      options_.weight_reweighted * tail[2];
+  auto gradient = buffer.narrow(0, 0, count - 4);
   report.grad_norm = gradient.norm().item<double>();
-  if (tail[2] > 0.0 || !std::isfinite(report.loss) || !std::isfinite(report.grad_norm)) {
+  if (tail[3] > 0.0 || !std::isfinite(report.loss) || !std::isfinite(report.grad_norm)) {
     report.skipped = true;
     ++skipped_;
     optimizer_->zero_grad();

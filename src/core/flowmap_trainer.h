@@ -3,6 +3,9 @@
 
    Loss  L = w_KLD < beta_B U_B(F(x_A)) - log|det J_F(x_A)| >_A
            + w_NLL < beta_A U_A(F^-1(x_B)) - log|det J_F^-1(x_B)| >_B
+           + w_RW  sum_i w~_i [beta_A U_A(F^-1(y_i)) - log|det J_F^-1(y_i)|],  y_i = F(x_A,i)
+   where the last term (reweighted NLL) takes the batch's mapped source frames, held fixed, as
+   frames of B with their self-normalised importance weights w~ ∝ w^alpha.
    with regularised energies from EnergyModels, symmetry augmentation, Adam with a step
    decay of the learning rate and gradient-norm clipping. A batch whose loss or gradient
    is not finite is skipped and counted, never applied.
@@ -18,6 +21,7 @@
 #include "flowmap_energy_model.h"
 #include "flowmap_frame_pool.h"
 #include "flowmap_mapping.h"
+#include "flowmap_model.h"
 #include "flowmap_work_share.h"
 
 #include <torch/torch.h>
@@ -27,8 +31,6 @@
 #include <memory>
 
 namespace flowmap {
-
-class FlowModel;
 
 struct TrainingOptions {
   std::int64_t batch_size = 256;
@@ -40,6 +42,13 @@ struct TrainingOptions {
   std::int64_t decay_every = 0;      // ... every this many optimizer steps (0: constant)
   double weight_kld = 1.0;
   double weight_nll = 1.0;           // used only when target frames are supplied
+  // The KLD term is mode-seeking: it never sees the part of B that mapped frames of A miss,
+  // which is where B's fluctuations (heat capacity) live. The reweighted NLL term fits F^-1 to
+  // the mapped frames weighted towards B, a mass-covering estimate of KL(B || F A) that
+  // needs no frames of B. Its weights are tempered by reweight_power in (0, 1]: 1 is the
+  // unbiased estimate, whose batch is decided by one or two frames when RESS is small.
+  double weight_reweighted = 0.0;
+  double reweight_power = 1.0;
   double clip_norm = 10.0;           // on the total gradient norm (0: no clipping)
   // Decay of an exponential moving average of the parameters (0: none). The iterates of a
   // noisy stochastic optimisation scatter around the optimum; their running average sits
@@ -56,7 +65,9 @@ using Reducer = std::function<void(double *data, std::int64_t n)>;
 
 struct StepReport {
   bool skipped = false;
-  double loss = 0.0, loss_kld = 0.0, loss_nll = 0.0;
+  double loss = 0.0, loss_kld = 0.0, loss_nll = 0.0, loss_reweighted = 0.0;
+  // Kish effective sample size of the reweighted term's weights over the batch (0 without it)
+  double batch_ess = 0.0;
   double grad_norm = 0.0;            // before clipping
   double learning_rate = 0.0;        // used for this step
   double time_energy = 0.0, time_network = 0.0, time_reduce = 0.0;    // seconds
@@ -80,8 +91,9 @@ class Trainer {
           Reducer reducer = {});
   ~Trainer();
 
-  // One optimizer step. source_frames feeds the KLD term, target_frames (may be null or empty)
-  // the NLL term; a term whose weight is zero or whose pool is empty is left out.
+  // One optimizer step. source_frames feeds the KLD and reweighted NLL terms, target_frames
+  // (may be null or empty) the NLL term; a term whose weight is zero or whose pool is empty is
+  // left out.
   StepReport step(const FramePool *source_frames, const FramePool *target_frames);
 
   // RESS of the flow and of the identity baseline on held-out frames, true energies.
@@ -105,8 +117,15 @@ class Trainer {
 
  private:
   WorkShare my_share(std::int64_t total) const;
-  torch::Tensor loss_term(const FramePool &pool, Direction direction, double &time_energy,
-                          double &time_network);
+  struct Term {
+    torch::Tensor loss;          // this process's share of the batch mean, float64 scalar
+    torch::Tensor log_weight;    // [batch] float64, the whole batch on every process
+                                 // (forward terms only), from the training energies
+    MappedConfigurations mapped; // this process's share, with its reference and symmetry
+    torch::Tensor reference, symmetry;
+  };
+  Term loss_term(const FramePool &pool, Direction direction, StepReport &report);
+  torch::Tensor reweighted_term(const Term &forward, StepReport &report);
   std::vector<double> distributed_log_weights(const FramePool &pool, Direction direction,
                                               bool with_flow);
   void reduce(double *data, std::int64_t n) const;

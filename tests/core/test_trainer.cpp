@@ -7,9 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <limits>
-#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -38,40 +36,6 @@ class Poisoned : public SoftSpheres {
     SoftSpheres::evaluate(x, nconf, box, energy, force, regularised);
     if (armed) energy[0] = std::numeric_limits<double>::quiet_NaN();
   }
-};
-
-// A reducer for threads standing in for MPI ranks: sums every rank's buffer.
-class ThreadReducer {
- public:
-  explicit ThreadReducer(int nranks) : nranks_(nranks), buffers_(nranks) {}
-  Reducer for_rank(int rank)
-  {
-    return [this, rank](double *data, std::int64_t n) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      buffers_[rank].assign(data, data + n);
-      const auto generation = generation_;
-      if (++arrived_ == nranks_) {
-        sum_.assign(n, 0.0);
-        for (const auto &b : buffers_)
-          for (std::int64_t i = 0; i < n; ++i) sum_[i] += b[i];
-        arrived_ = 0;
-        ++generation_;
-        cv_.notify_all();
-      } else {
-        cv_.wait(lock, [&] { return generation_ != generation; });
-      }
-      std::copy(sum_.begin(), sum_.end(), data);
-    };
-  }
-
- private:
-  int nranks_;
-  std::vector<std::vector<double>> buffers_;
-  std::vector<double> sum_;
-  int arrived_ = 0;
-  long generation_ = 0;
-  std::mutex mutex_;
-  std::condition_variable cv_;
 };
 
 }    // namespace

@@ -7,12 +7,15 @@
 #include "flowmap_frame_pool.h"
 #include "flowmap_mapping.h"
 #include "flowmap_model.h"
+#include "flowmap_trainer.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 struct ToySystem {
@@ -103,5 +106,39 @@ inline torch::Tensor flat_parameters(const flowmap::FlowModel &model)
   for (const auto &p : model.flow()->parameters()) flat.push_back(p.detach().reshape({-1}).to(torch::kFloat64));
   return torch::cat(flat);
 }
+
+// A reducer for threads standing in for MPI ranks: sums every rank's buffer.
+class ThreadReducer {
+ public:
+  explicit ThreadReducer(int nranks) : nranks_(nranks), buffers_(nranks) {}
+  flowmap::Reducer for_rank(int rank)
+  {
+    return [this, rank](double *data, std::int64_t n) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      buffers_[rank].assign(data, data + n);
+      const auto generation = generation_;
+      if (++arrived_ == nranks_) {
+        sum_.assign(n, 0.0);
+        for (const auto &b : buffers_)
+          for (std::int64_t i = 0; i < n; ++i) sum_[i] += b[i];
+        arrived_ = 0;
+        ++generation_;
+        cv_.notify_all();
+      } else {
+        cv_.wait(lock, [&] { return generation_ != generation; });
+      }
+      std::copy(sum_.begin(), sum_.end(), data);
+    };
+  }
+
+ private:
+  int nranks_;
+  std::vector<std::vector<double>> buffers_;
+  std::vector<double> sum_;
+  int arrived_ = 0;
+  long generation_ = 0;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+};
 
 #endif

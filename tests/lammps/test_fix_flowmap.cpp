@@ -199,7 +199,16 @@ TEST_F(FixFlowMapErrors, Syntax)
   EXPECT_THAT(error(fix_flowmap("f", 10, "nll 1")), HasSubstr("nll 1 needs target frames"));
   EXPECT_THAT(error(fix_flowmap("f", 10, "direction inverse kld 1")),
               HasSubstr("kld 1 needs source frames"));
-  EXPECT_THAT(error(fix_flowmap("f", 10, "kld 0")), HasSubstr("needs kld or nll > 0 to train"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "kld 0")),
+              HasSubstr("needs kld, nll or reweighted > 0 to train"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "reweighted 1 0")),
+              HasSubstr("reweighted needs a weight >= 0 and a power alpha in (0, 1], got power 0"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "reweighted 1 1.5")),
+              HasSubstr("got power 1.5"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "reweighted 1")),
+              HasSubstr("keyword reweighted needs 2 value(s)"));
+  EXPECT_THAT(error(fix_flowmap("f", 10, "direction inverse kld 0 reweighted 1 0.5")),
+              HasSubstr("reweighted 1 needs source frames"));
   EXPECT_THAT(error(fix_flowmap("f", 10, "arch huge")), HasSubstr("arch huge is unknown"));
   EXPECT_THAT(error(fix_flowmap("f", 10, "split diagonal")),
               HasSubstr("split must be component or particle, got diagonal"));

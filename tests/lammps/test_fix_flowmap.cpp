@@ -784,18 +784,36 @@ TEST(FixFlowMap, RestartEqualsUninterruptedTraining)
 TEST(FixFlowMap, TwoRanksTrainTheSameModelAsOne)
 {
   if (world_size() != 2) GTEST_SKIP() << "needs 2 MPI ranks";
+  // with the reweighted term too, whose weights are normalised over the whole batch
+  const std::string reweighted = "reweighted 1 0.5";
   {
     LammpsRunner r;
     train_by_rerun(r, "two_ranks.flow", "");
   }
+  {
+    LammpsRunner r;
+    train_by_rerun(r, "two_ranks_reweighted.flow", "", reweighted);
+  }
   if (world_rank() == 0) {
+    {
+      LammpsRunner r({}, MPI_COMM_SELF);
+      train_by_rerun(r, "one_rank.flow", "");
+    }
     LammpsRunner r({}, MPI_COMM_SELF);
-    train_by_rerun(r, "one_rank.flow", "");
+    train_by_rerun(r, "one_rank_reweighted.flow", "", reweighted);
   }
   MPI_Barrier(MPI_COMM_WORLD);
-  if (world_rank() == 0)
+  if (world_rank() == 0) {
     EXPECT_LT(max_difference(parameters_of("two_ranks.flow"), parameters_of("one_rank.flow")),
               1e-10);
+    EXPECT_LT(max_difference(parameters_of("two_ranks_reweighted.flow"),
+                             parameters_of("one_rank_reweighted.flow")),
+              1e-10);
+    EXPECT_GT(max_difference(parameters_of("one_rank_reweighted.flow"),
+                             parameters_of("one_rank.flow")),
+              1e-6)
+        << "the reweighted term must change the training";
+  }
 }
 
 TEST(FixFlowMap, TwoPartitionsTrainTheSameModelAsOneWalkerSeeingBothStreams)

@@ -85,7 +85,7 @@ void Trainer::reduce(double *data, std::int64_t n) const
 }
 
 Trainer::Term Trainer::loss_term(const FramePool &pool, Direction direction,
-                                 StepReport &report)
+                                 bool with_weights, StepReport &report)
 {
   const auto batch = options_.batch_size;
   // Every process draws the whole batch, so the generators stay in step across processes.
@@ -104,7 +104,8 @@ Trainer::Term Trainer::loss_term(const FramePool &pool, Direction direction,
   const bool forward = direction == Direction::forward;
   Term term;
   term.loss = torch::zeros({}, torch::kFloat64);
-  if (forward) term.log_weight = torch::zeros({batch}, torch::kFloat64);
+  with_weights = with_weights && forward;
+  if (with_weights) term.log_weight = torch::zeros({batch}, torch::kFloat64);
   const auto share = my_share(batch);
   if (share.count > 0) {
     const auto mine = indices.narrow(0, share.begin, share.count);
@@ -126,12 +127,12 @@ Trainer::Term Trainer::loss_term(const FramePool &pool, Direction direction,
 
     const auto per_frame = beta * energy - term.mapped.log_det;
     term.loss = per_frame.sum() / static_cast<double>(batch);
-    if (forward)
+    if (with_weights)
       term.log_weight.narrow(0, share.begin, share.count)
           .copy_(states_.beta_source * pool.energies().index_select(0, mine) -
                  per_frame.detach());
   }
-  if (forward) reduce(term.log_weight.data_ptr<double>(), batch);
+  if (with_weights) reduce(term.log_weight.data_ptr<double>(), batch);
   return term;
 }
 
@@ -174,11 +175,11 @@ StepReport Trainer::step(const FramePool *source_frames, const FramePool *target
 
   torch::Tensor kld = torch::zeros({}, torch::kFloat64), nll = kld, reweighted = kld;
   if (use_kld || use_reweighted) {
-    const auto forward = loss_term(*source_frames, Direction::forward, report);
+    const auto forward = loss_term(*source_frames, Direction::forward, use_reweighted, report);
     if (use_kld) kld = forward.loss;
     if (use_reweighted) reweighted = reweighted_term(forward, report);
   }
-  if (use_nll) nll = loss_term(*target_frames, Direction::inverse, report).loss;
+  if (use_nll) nll = loss_term(*target_frames, Direction::inverse, false, report).loss;
   const auto loss = options_.weight_kld * kld + options_.weight_nll * nll +
       options_.weight_reweighted * reweighted;
 

@@ -119,12 +119,14 @@ class Trainer {
   WorkShare my_share(std::int64_t total) const;
   struct Term {
     torch::Tensor loss;          // this process's share of the batch mean, float64 scalar
-    torch::Tensor log_weight;    // [batch] float64, the whole batch on every process
-                                 // (forward terms only), from the training energies
+    torch::Tensor log_weight;    // [batch] float64, the whole batch on every process (forward
+                                 // terms asked for weights), from the training energies
     MappedConfigurations mapped; // this process's share, with its reference and symmetry
     torch::Tensor reference, symmetry;
   };
-  Term loss_term(const FramePool &pool, Direction direction, StepReport &report);
+  // with_weights: also the batch's log-weights, at the cost of one more reduction
+  Term loss_term(const FramePool &pool, Direction direction, bool with_weights,
+                 StepReport &report);
   torch::Tensor reweighted_term(const Term &forward, StepReport &report);
   std::vector<double> distributed_log_weights(const FramePool &pool, Direction direction,
                                               bool with_flow);

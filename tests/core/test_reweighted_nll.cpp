@@ -107,18 +107,13 @@ TEST(ReweightedNll, TrainsAFlowOnItsOwn)
 {
   // Ideal gas -> dense soft disks as in KldTrainingRaisesRessAboveIdentity, with the
   // reweighted term alone and exact weights (power 1).
-  ToySystem toy;
-  SoftSpheres dense(toy.n, toy.d, 8.0, 1.0);
-  auto model = toy.model(torch::kFloat32, 5, "tiny");
-  FramePool pool(4000, toy.n, toy.d), holdout(2000, toy.n, toy.d);
-  toy.fill(pool, 4000, 1);
-  toy.fill(holdout, 2000, 2);
+  DenseDiskTraining task;
   auto options = reweighted_only(1.0);
   options.batch_size = 128;
   options.learning_rate = 1e-3;
-  Trainer trainer(model, toy.ideal_gas, dense, toy.states(), options);
-  for (int s = 0; s < 150; ++s) ASSERT_FALSE(trainer.step(&pool, nullptr).skipped);
-  const auto after = trainer.validate(&holdout, nullptr);
+  Trainer trainer(task.model, task.toy.ideal_gas, task.dense, task.toy.states(), options);
+  for (int s = 0; s < 150; ++s) ASSERT_FALSE(trainer.step(&task.pool, nullptr).skipped);
+  const auto after = trainer.validate(&task.holdout, nullptr);
   EXPECT_GT(after.kl_gain_forward, 0.05);
   EXPECT_GT(after.ress_forward, 1.2 * after.ress_forward_identity)
       << "identity " << after.ress_forward_identity << " flow " << after.ress_forward;

@@ -44,16 +44,13 @@ TEST(Trainer, KldTrainingRaisesRessAboveIdentity)
 {
   // Ideal gas -> dense soft disks (identity RESS about 0.13); 150 steps of the tiny flow give
   // about 0.2 (measured 0.21 at 100 steps).
-  ToySystem toy;
-  SoftSpheres dense(toy.n, toy.d, 8.0, 1.0);
-  auto model = toy.model(torch::kFloat32, 5, "tiny");
-  FramePool pool(4000, toy.n, toy.d), holdout(2000, toy.n, toy.d);
-  toy.fill(pool, 4000, 1);
-  toy.fill(holdout, 2000, 2);
+  DenseDiskTraining task;
+  auto &pool = task.pool;
+  auto &holdout = task.holdout;
   auto options = small_batches();
   options.batch_size = 128;
   options.learning_rate = 1e-3;
-  Trainer trainer(model, toy.ideal_gas, dense, toy.states(), options);
+  Trainer trainer(task.model, task.toy.ideal_gas, task.dense, task.toy.states(), options);
   const auto before = trainer.validate(&holdout, nullptr);
   EXPECT_NEAR(before.ress_forward, before.ress_forward_identity, 1e-3);
   double first_loss = 0.0, last_loss = 0.0;

@@ -57,6 +57,22 @@ struct ToySystem {
   }
 };
 
+// Ideal gas -> dense soft disks (identity RESS about 0.13) with the tiny flow: a training
+// task a few hundred steps visibly improve on.
+struct DenseDiskTraining {
+  ToySystem toy;
+  SoftSpheres dense{ToySystem::n, ToySystem::d, 8.0, 1.0};
+  flowmap::FramePool pool{4000, ToySystem::n, ToySystem::d};
+  flowmap::FramePool holdout{2000, ToySystem::n, ToySystem::d};
+  flowmap::FlowModel model = toy.model(torch::kFloat32, 5, "tiny");
+
+  DenseDiskTraining()
+  {
+    toy.fill(pool, 4000, 1);
+    toy.fill(holdout, 2000, 2);
+  }
+};
+
 // A smooth, translation-invariant periodic pair energy (no cutoff kink), for finite-difference
 // checks: U = eps sum_{i<j} sum_k cos(2 pi dx_k / L_k).
 class CosinePairs : public flowmap::EnergyModel {

@@ -9,7 +9,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
-#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -41,18 +40,6 @@ void fill_with_energies(FramePool &pool, EnergyModel &energy, const std::vector<
   energy.evaluate(frames.data_ptr<double>(), count, box.data(), u.data(), nullptr, false);
   for (std::int64_t f = 0; f < count; ++f) pool.add(frames[f].contiguous().data_ptr<double>(), u[f]);
 }
-
-class NanForOneFrame : public SoftSpheres {
- public:
-  using SoftSpheres::SoftSpheres;
-  bool armed = false;
-  void evaluate(const double *x, std::int64_t nconf, const double *box, double *energy,
-                double *force, bool regularised) override
-  {
-    SoftSpheres::evaluate(x, nconf, box, energy, force, regularised);
-    if (armed) energy[nconf - 1] = std::numeric_limits<double>::quiet_NaN();
-  }
-};
 
 }    // namespace
 
@@ -170,7 +157,7 @@ TEST(ReweightedNll, NonFiniteWeightSkipsTheBatch)
 {
   ToySystem toy;
   auto model = toy.model();
-  NanForOneFrame target(toy.n, toy.d, 4.0, 1.2);
+  Poisoned target(toy.n, toy.d, 4.0, 1.2);
   FramePool pool(200, toy.n, toy.d);
   toy.fill(pool, 200, 1);
   Trainer trainer(model, toy.ideal_gas, target, toy.states(), reweighted_only(0.5));

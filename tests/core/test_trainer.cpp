@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -24,19 +23,6 @@ TrainingOptions small_batches()
   o.seed = 99;
   return o;
 }
-
-// An energy that is not finite whenever armed.
-class Poisoned : public SoftSpheres {
- public:
-  using SoftSpheres::SoftSpheres;
-  bool armed = false;
-  void evaluate(const double *x, std::int64_t nconf, const double *box, double *energy,
-                double *force, bool regularised) override
-  {
-    SoftSpheres::evaluate(x, nconf, box, energy, force, regularised);
-    if (armed) energy[0] = std::numeric_limits<double>::quiet_NaN();
-  }
-};
 
 }    // namespace
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,19 @@ struct ToySystem {
     torch::manual_seed(seed);
     auto frames = torch::rand({count, n, d}, torch::kFloat64) * source_box[0];
     for (std::int64_t f = 0; f < count; ++f) pool.add(frames[f].contiguous().data_ptr<double>(), 0.0);
+  }
+};
+
+// An energy that is not finite (for the first frame of each call) whenever armed.
+class Poisoned : public SoftSpheres {
+ public:
+  using SoftSpheres::SoftSpheres;
+  bool armed = false;
+  void evaluate(const double *x, std::int64_t nconf, const double *box, double *energy,
+                double *force, bool regularised) override
+  {
+    SoftSpheres::evaluate(x, nconf, box, energy, force, regularised);
+    if (armed) energy[0] = std::numeric_limits<double>::quiet_NaN();
   }
 };
 

@@ -1,5 +1,6 @@
 // The reweighted NLL loss term: its value is the weighted NLL of the batch's mapped frames under
-// the flow, with the self-normalised, tempered importance weights computed by hand here; it
+// the flow, with the self-normalised, tempered importance weights computed by hand here, and
+// the optimizer step follows that NLL's gradient through F^-1 at the fixed frames; it
 // trains a flow on its own; data-parallel evaluation equals serial; a non-finite weight skips
 // the batch; bad options are refused.
 #include "flowmap_energy_function.h"
@@ -43,7 +44,7 @@ void fill_with_energies(FramePool &pool, EnergyModel &energy, const std::vector<
 
 }    // namespace
 
-TEST(ReweightedNll, ValueIsTheWeightedNllOfTheMappedBatch)
+TEST(ReweightedNll, ValueAndStepAreThoseOfTheWeightedNllOfTheMappedBatch)
 {
   ToySystem toy;
   CosinePairs source(toy.n, toy.d, 0.3);
@@ -59,6 +60,7 @@ TEST(ReweightedNll, ValueIsTheWeightedNllOfTheMappedBatch)
   const double power = 0.5;
   auto options = reweighted_only(power);
   options.augment = false;    // the batch is then the generator's first draw, reproduced here
+  options.clip_norm = 0.0;    // Adam's first step is then -lr sign(gradient) wherever it is clear
   Trainer trainer(model, source, target, states, options);
 
   // The expected value, from the forward map alone: F^-1(F(x)) = x and
@@ -78,8 +80,32 @@ TEST(ReweightedNll, ValueIsTheWeightedNllOfTheMappedBatch)
     weights = torch::softmax(power * log_w, 0);
     expected = (weights * (states.beta_source * u_a + mapped.log_det)).sum();
   }
+
+  // The gradient the step must follow: the same weighted NLL, evaluated through F^-1 at the
+  // fixed mapped frames. Adam's first step moves each parameter by -lr sign(gradient).
+  const auto y = model.forward(x, reference).positions.detach();
+  const auto back = model.inverse(y, reference);
+  const auto nll = states.beta_source *
+          potential_energy(source, back.positions, toy.source_box, true) -
+      back.log_det;
+  model.flow()->zero_grad();
+  (weights * nll).sum().backward();
+  std::vector<torch::Tensor> gradients;
+  for (const auto &p : model.flow()->parameters())
+    gradients.push_back(p.grad().defined() ? p.grad().detach().reshape({-1}).clone()
+                                           : torch::zeros({p.numel()}, torch::kFloat64));
+  const auto gradient = torch::cat(gradients);
+  model.flow()->zero_grad();
+  const auto before = flat_parameters(model);
+
   const auto report = trainer.step(&pool, nullptr);
   ASSERT_FALSE(report.skipped);
+  const auto moved = flat_parameters(model) - before;
+  const auto clear = gradient.abs() > 1e-4;
+  ASSERT_GT(clear.sum().item<std::int64_t>(), 100);
+  EXPECT_LT((moved.masked_select(clear) + options.learning_rate *
+             gradient.masked_select(clear).sign()).abs().max().item<double>(),
+            1e-3 * options.learning_rate);
   EXPECT_NEAR(report.loss_reweighted, expected.item<double>(),
               1e-9 * std::max(1.0, std::abs(expected.item<double>())));
   EXPECT_DOUBLE_EQ(report.loss, report.loss_reweighted);

@@ -153,7 +153,7 @@ std::vector<FlowMapKeyword> make_table()
          auto &training = s.session.training;
          training.weight_reweighted = a.non_negative_real();
          const std::string power = a.word();
-         training.reweight_power = utils::numeric(FLERR, power, false, a.instance());
+         training.reweight_power = utils::numeric(FLERR, power.c_str(), false, a.instance());
          if (!(training.reweight_power > 0.0 && training.reweight_power <= 1.0))
            a.instance()->error->all(FLERR, "Fix flowmap reweighted needs a weight >= 0 and a "
                                     "power alpha in (0, 1], got power {}", power);

@@ -17,7 +17,6 @@
 #include "error.h"
 #include "universe.h"
 
-#include <algorithm>
 #include <chrono>
 
 using namespace LAMMPS_NS;
@@ -109,9 +108,8 @@ void FlowMapTraining::add_frames_from_files(FlowMapBridge &bridge,
   // These frames are all this loss term will ever get: too few and training would wait
   // forever for its pool.
   const auto needed = session_.options().min_pool;
-  const auto &training = s.session.training;
-  const auto weight = s.forward ? training.weight_nll
-                                : std::max(training.weight_kld, training.weight_reweighted);
+  const auto weight =
+      s.forward ? s.session.training.weight_nll : session_.source_weight();
   if (weight > 0.0 && session_.pool(ensemble).size() < needed)
     error->all(FLERR, "Fix flowmap: the frames files hold {} frames; the hold-out set takes "
                "the first {} and training needs {} more (keywords holdout and batch)", count,

@@ -39,6 +39,8 @@ class Session {
 
   // Whether every loss term with non-zero weight has a pool of at least min_pool frames.
   bool can_train() const;
+  // The largest weight of a loss term on frames of A (KLD, reweighted NLL).
+  double source_weight() const;
   StepReport train_step();
   ValidationReport validate();
 
@@ -60,8 +62,6 @@ class Session {
  private:
   static int index(Ensemble e) { return static_cast<int>(e); }
   const FramePool *ready_pool(Ensemble e, double weight) const;
-  // The largest weight of a loss term on frames of A (KLD, reweighted NLL).
-  double source_weight() const;
 
   FlowModel model_;
   StatePair states_;

@@ -539,16 +539,38 @@ int FixFlowMap::modify_param(int narg, char **arg)
     settings_.steps_per_frame = rate;
     return 2;
   }
+  if (const int used = parse_loss_weight(lmp, narg, arg, settings_)) {
+    // e.g. the reweighted term switched on once KLD has trained; the optimizer carries on
+    const auto &t = settings_.session.training;
+    if (session_) {
+      try {
+        session_->set_loss_weights(t.weight_kld, t.weight_nll, t.weight_reweighted,
+                                   t.reweight_power);
+      } catch (std::invalid_argument &err) {
+        error->all(FLERR, "fix_modify {}: {}", arg[0], err.what());
+      }
+      training_->check_file_frames();
+    }
+    if (comm->me == 0)
+      utils::logmesg(lmp, "fix flowmap: loss weights from step {} on: kld {} nll {} reweighted "
+                     "{} (alpha {})\n", session_ ? session_->trainer().steps() : 0, t.weight_kld,
+                     t.weight_nll, t.weight_reweighted, t.reweight_power);
+    return used;
+  }
   if (strcmp(arg[0], "mode") != 0) return 0;
   if (narg < 2) error->all(FLERR, "fix_modify mode needs train or map");
-  if (strcmp(arg[1], "train") == 0) settings_.mode = Mode::train;
-  else if (strcmp(arg[1], "map") == 0) settings_.mode = Mode::map;
+  // Checked on a copy: a refused switch leaves the mode as it was.
+  FlowMapSettings changed = settings_;
+  if (strcmp(arg[1], "train") == 0) changed.mode = Mode::train;
+  else if (strcmp(arg[1], "map") == 0) changed.mode = Mode::map;
   else error->all(FLERR, "fix_modify mode must be train or map, got {}", arg[1]);
+  if (changed.mode == Mode::train) check_loss_weights(lmp, changed, "fix_modify mode train");
+  if (changed.mode == Mode::map && !session_ && settings_.load.empty())
+    error->all(FLERR, "fix_modify mode map needs a trained model: train first or use keyword load");
+  settings_.mode = changed.mode;
   peratom_freq = mapping() ? nevery * settings_.map_batch : nevery;
   // A flow trained by this fix maps with its averaged parameters, as it was validated.
   if (training_) training_->use_average(mapping());
-  if (mapping() && !session_ && settings_.load.empty())
-    error->all(FLERR, "fix_modify mode map needs a trained model: train first or use keyword load");
   return 2;
 }
 

@@ -373,6 +373,40 @@ std::vector<std::string> FlowMapKeywordArgs::pair_commands()
 
 /* ---------------------------------------------------------------------- */
 
+void LAMMPS_NS::check_loss_weights(LAMMPS *lmp, const FlowMapSettings &s, const std::string &who)
+{
+  const auto &training = s.session.training;
+  if (training.weight_kld > 0.0 && !has_source_frames(s))
+    lmp->error->all(FLERR, "{} kld {} needs source frames: run the fix in a source simulation "
+                    "or give source dump files with keyword frames", who, training.weight_kld);
+  if (training.weight_nll > 0.0 && !has_target_frames(s))
+    lmp->error->all(FLERR, "{} nll {} needs target frames: give dump files of a target run "
+                    "with keyword frames", who, training.weight_nll);
+  if (training.weight_reweighted > 0.0 && !has_source_frames(s))
+    lmp->error->all(FLERR, "{} reweighted {} needs source frames: run the fix in a source "
+                    "simulation or give source dump files with keyword frames", who,
+                    training.weight_reweighted);
+  if (s.mode == Settings::Mode::train && training.weight_kld == 0.0 &&
+      training.weight_nll == 0.0 && training.weight_reweighted == 0.0)
+    lmp->error->all(FLERR, "{} needs kld, nll or reweighted > 0 to train", who);
+}
+
+int LAMMPS_NS::parse_loss_weight(LAMMPS *lmp, int narg, char **arg, FlowMapSettings &s)
+{
+  const std::string name = arg[0];
+  if (name != "kld" && name != "nll" && name != "reweighted") return 0;
+  const FlowMapKeyword *k = find_keyword(name);
+  if (narg - 1 < k->values)
+    lmp->error->all(FLERR, "fix_modify {} needs {} value(s)", name, k->values);
+  // parsed into a copy: a refused change leaves the weights as they were
+  FlowMapSettings changed = s;
+  Args args(lmp, narg, arg, 1, name);
+  k->parse(args, changed);
+  check_loss_weights(lmp, changed, "fix_modify");
+  s = changed;
+  return 1 + k->values;
+}
+
 FlowMapSettings LAMMPS_NS::parse_flowmap_settings(LAMMPS *lmp, int narg, char **arg)
 {
   Error *error = lmp->error;
@@ -418,23 +452,9 @@ FlowMapSettings LAMMPS_NS::parse_flowmap_settings(LAMMPS *lmp, int narg, char **
     error->all(FLERR, "Fix flowmap mode map needs a trained model (keyword load)");
 
   // A loss term is on by default when frames of its ensemble will exist.
-  const bool have_source_frames = s.forward || !s.frame_files.empty();
-  const bool have_target_frames = !s.forward || !s.frame_files.empty();
-  if (!s.kld_set) training.weight_kld = have_source_frames ? 1.0 : 0.0;
-  if (!s.nll_set) training.weight_nll = have_target_frames ? 1.0 : 0.0;
-  if (training.weight_kld > 0.0 && !have_source_frames)
-    error->all(FLERR, "Fix flowmap kld {} needs source frames: run the fix in a source "
-               "simulation or give source dump files with keyword frames", training.weight_kld);
-  if (training.weight_nll > 0.0 && !have_target_frames)
-    error->all(FLERR, "Fix flowmap nll {} needs target frames: give dump files of a target "
-               "run with keyword frames", training.weight_nll);
-  if (training.weight_reweighted > 0.0 && !have_source_frames)
-    error->all(FLERR, "Fix flowmap reweighted {} needs source frames: run the fix in a source "
-               "simulation or give source dump files with keyword frames",
-               training.weight_reweighted);
-  if (s.mode == Settings::Mode::train && training.weight_kld == 0.0 &&
-      training.weight_nll == 0.0 && training.weight_reweighted == 0.0)
-    error->all(FLERR, "Fix flowmap needs kld, nll or reweighted > 0 to train");
+  if (!s.kld_set) training.weight_kld = has_source_frames(s) ? 1.0 : 0.0;
+  if (!s.nll_set) training.weight_nll = has_target_frames(s) ? 1.0 : 0.0;
+  check_loss_weights(lmp, s, "Fix flowmap");
   // Training waits for a batch in the pool: a smaller pool never trains and never saves.
   if (s.session.pool_capacity < training.batch_size)
     error->all(FLERR, "Fix flowmap pool {} is smaller than batch {}: training starts once a "

@@ -70,6 +70,26 @@ void check_steps_per_frame(LAMMPS *lmp, double steps, const std::string &where);
 // checked with error->all. Collective.
 FlowMapSettings parse_flowmap_settings(LAMMPS *lmp, int narg, char **arg);
 
+// Whether the run will have frames of the source (target) ensemble for a loss term: those it
+// samples, or dump files given with keyword frames.
+inline bool has_source_frames(const FlowMapSettings &s)
+{
+  return s.forward || !s.frame_files.empty();
+}
+inline bool has_target_frames(const FlowMapSettings &s)
+{
+  return !s.forward || !s.frame_files.empty();
+}
+
+// Refuses loss weights the run cannot train with: a term without frames of its ensemble, or
+// every weight 0 in train mode; who opens the message ("Fix flowmap", "fix_modify").
+void check_loss_weights(LAMMPS *lmp, const FlowMapSettings &s, const std::string &who);
+
+// fix_modify kld W, nll W or reweighted W alpha (arg[0] the keyword): parsed into s as the fix
+// command parses it, then checked as a whole; returns the number of words used, 0 if arg[0]
+// is none of the three.
+int parse_loss_weight(LAMMPS *lmp, int narg, char **arg, FlowMapSettings &s);
+
 // The values of one keyword, read with LAMMPS's parsers; every refusal is an error->all that
 // names the keyword and what it expects.
 class FlowMapKeywordArgs : protected Pointers {

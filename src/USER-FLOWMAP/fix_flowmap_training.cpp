@@ -105,15 +105,24 @@ void FlowMapTraining::add_frames_from_files(FlowMapBridge &bridge,
   if (comm->me == 0)
     utils::logmesg(lmp, "fix flowmap: {} {} frames read from {} file(s)\n", count,
                    s.forward ? "target" : "source", s.frame_files.size());
-  // These frames are all this loss term will ever get: too few and training would wait
+  check_file_frames();
+}
+
+void FlowMapTraining::check_file_frames() const
+{
+  const auto &s = settings_;
+  if (s.frame_files.empty()) return;
+  // These frames are all their loss term will ever get: too few and training would wait
   // forever for its pool.
+  const auto ensemble = s.forward ? Ensemble::target : Ensemble::source;
+  const auto &pool = session_.pool(ensemble);
+  const auto &holdout = session_.holdout(ensemble);
   const auto needed = session_.options().min_pool;
-  const auto weight =
-      s.forward ? s.session.training.weight_nll : session_.source_weight();
-  if (weight > 0.0 && session_.pool(ensemble).size() < needed)
+  const auto weight = s.forward ? s.session.training.weight_nll : session_.source_weight();
+  if (weight > 0.0 && pool.size() < needed)
     error->all(FLERR, "Fix flowmap: the frames files hold {} frames; the hold-out set takes "
-               "the first {} and training needs {} more (keywords holdout and batch)", count,
-               session_.holdout(ensemble).size(), needed);
+               "the first {} and training needs {} more (keywords holdout and batch)",
+               pool.size() + holdout.size(), holdout.size(), needed);
 }
 
 void FlowMapTraining::train_due_steps()

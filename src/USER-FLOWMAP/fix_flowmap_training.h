@@ -48,6 +48,8 @@ class FlowMapTraining : protected Pointers {
   // run exchanged types (refused with other counts), their energies evaluated with bridge
   // over world.
   void add_frames_from_files(FlowMapBridge &bridge, const flowmap::Species &species);
+  // Refuses frames files too few for the pool of their loss term, now that it has a weight.
+  void check_file_frames() const;
   // Validation on the hold-out sets and a progress line (the end of a run).
   void report();
   // The model file and the checkpoint (universe rank 0; collective over the universe).

@@ -64,6 +64,16 @@ bool Session::can_train() const
   return kld && nll;
 }
 
+void Session::set_loss_weights(double kld, double nll, double reweighted, double reweight_power)
+{
+  trainer_->set_loss_weights(kld, nll, reweighted, reweight_power);
+  auto &t = options_.training;
+  t.weight_kld = kld;
+  t.weight_nll = nll;
+  t.weight_reweighted = reweighted;
+  t.reweight_power = reweight_power;
+}
+
 StepReport Session::train_step()
 {
   auto report = trainer_->step(ready_pool(Ensemble::source, source_weight()),

@@ -42,6 +42,9 @@ class Session {
   // The largest weight of a loss term on frames of A (KLD, reweighted NLL).
   double source_weight() const;
   StepReport train_step();
+  // See Trainer::set_loss_weights; the session's options follow, so that can_train() and
+  // source_weight() see the new weights.
+  void set_loss_weights(double kld, double nll, double reweighted, double reweight_power);
   ValidationReport validate();
 
   FlowModel &model() { return model_; }

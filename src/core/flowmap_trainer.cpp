@@ -32,6 +32,15 @@ bool all_equal(const std::vector<double> &v)
   return true;
 }
 
+void check_loss_weights(const TrainingOptions &o)
+{
+  if (!(o.weight_kld >= 0.0 && o.weight_nll >= 0.0 && o.weight_reweighted >= 0.0) ||
+      !std::isfinite(o.weight_kld + o.weight_nll + o.weight_reweighted))
+    throw std::invalid_argument("the weights of the loss terms must be finite and >= 0");
+  if (!(o.reweight_power > 0.0 && o.reweight_power <= 1.0))
+    throw std::invalid_argument("the reweighted NLL term needs a power in (0, 1]");
+}
+
 }    // namespace
 
 Trainer::Trainer(FlowModel &model, EnergyModel &source_energy, EnergyModel &target_energy,
@@ -46,10 +55,7 @@ Trainer::Trainer(FlowModel &model, EnergyModel &source_energy, EnergyModel &targ
     throw std::invalid_argument("rank must lie in [0, nranks)");
   if (options_.average < 0.0 || options_.average >= 1.0)
     throw std::invalid_argument("parameter averaging decay must lie in [0, 1)");
-  if (options_.weight_reweighted < 0.0 ||
-      !(options_.reweight_power > 0.0 && options_.reweight_power <= 1.0))
-    throw std::invalid_argument("the reweighted NLL term needs a weight >= 0 and a power in "
-                                "(0, 1]");
+  check_loss_weights(options_);
   parameters_ = model_.flow()->parameters();
   if (options_.average > 0.0)
     for (const auto &p : parameters_) averaged_.push_back(p.detach().clone());
@@ -63,6 +69,17 @@ Trainer::Trainer(FlowModel &model, EnergyModel &source_energy, EnergyModel &targ
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::set_loss_weights(double kld, double nll, double reweighted, double reweight_power)
+{
+  auto changed = options_;
+  changed.weight_kld = kld;
+  changed.weight_nll = nll;
+  changed.weight_reweighted = reweighted;
+  changed.reweight_power = reweight_power;
+  check_loss_weights(changed);
+  options_ = changed;
+}
 
 double Trainer::learning_rate() const
 {

@@ -104,6 +104,12 @@ class Trainer {
   void swap_average();
   bool averaging() const { return !averaged_.empty(); }
 
+  // Changes the weights of the loss terms and the reweighted term's power between steps (a
+  // schedule, e.g. the reweighted term switched on once KLD has trained); the optimizer's
+  // moments carry over. Throws std::invalid_argument for a weight that is negative or not
+  // finite, or a power outside (0, 1], and then changes nothing.
+  void set_loss_weights(double kld, double nll, double reweighted, double reweight_power);
+
   std::int64_t steps() const { return steps_; }
   std::int64_t skipped() const { return skipped_; }
   double learning_rate() const;

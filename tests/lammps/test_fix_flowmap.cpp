@@ -265,6 +265,15 @@ TEST_F(FixFlowMapErrors, FixModify)
   EXPECT_THAT(error("fix_modify f steps"), HasSubstr("fix_modify steps needs a number"));
   EXPECT_THAT(error("fix_modify f mode sideways"), HasSubstr("mode must be train or map"));
   EXPECT_THAT(error("fix_modify f mode map"), HasSubstr("mode map needs a trained model"));
+  EXPECT_THAT(error("fix_modify f reweighted 1"),
+              HasSubstr("fix_modify reweighted needs 2 value(s)"));
+  EXPECT_THAT(error("fix_modify f reweighted 1 0"), HasSubstr("got power 0"));
+  EXPECT_THAT(error("fix_modify f reweighted -1 0.5"), HasSubstr("reweighted must be >= 0, got -1"));
+  EXPECT_THAT(error("fix_modify f nll 1"), HasSubstr("fix_modify nll 1 needs target frames"));
+  // Each refusal above left the weights as they were: KLD alone, so switching it off is
+  // refused too.
+  EXPECT_THAT(error("fix_modify f kld 0"),
+              HasSubstr("fix_modify needs kld, nll or reweighted > 0 to train"));
   EXPECT_THAT(error("fix_modify f colour blue"),
               AnyOf(HasSubstr("Illegal fix_modify command"),    // LAMMPS 2021
                     HasSubstr("does not support fix_modify colour command")));
@@ -690,6 +699,37 @@ TEST(FixFlowMap, MapModeEstimatesTheDecorrelationTimeToo)
   EXPECT_LT(every_step, 500.0);
   EXPECT_LT(decorrelation_steps(100, map), 200.0)
       << "frames 100 steps apart are nearly independent: about 1 frame, 100 steps";
+}
+
+TEST(FixFlowMap, FixModifySwitchesALossTermOnBetweenRuns)
+{
+  // KLD and NLL for the first half of the frames, then fix_modify reweighted 1 0.5: the term
+  // reaches the trainer only from then on, and the model ends up elsewhere than without it.
+  {
+    LammpsRunner r;
+    train_by_rerun(r, "never_switched.flow", "");
+  }
+  double term_before = -1.0, term_after = 0.0, ess_after = 0.0;
+  {
+    LammpsRunner r;
+    train_by_rerun(r, "switched.flow", "last 1180");
+    r.commands({"variable term equal f_f[24]", "variable ess equal f_f[25]",
+                "variable steps equal f_f[1]"});
+    term_before = r.equal_variable("term");
+    const double steps_before = r.equal_variable("steps");
+    r.command("fix_modify f reweighted 1 0.5");
+    r.command("rerun " + Frames::get().source + " first 1200 dump x y");
+    term_after = r.equal_variable("term");
+    ess_after = r.equal_variable("ess");
+    EXPECT_GT(r.equal_variable("steps"), steps_before) << "the second half must train";
+  }
+  EXPECT_EQ(term_before, 0.0);
+  EXPECT_NE(term_after, 0.0);
+  EXPECT_GT(ess_after, 1.0);
+  EXPECT_LE(ess_after, 16.0 + 1e-9);    // batch 16
+  if (world_rank() == 0)
+    EXPECT_GT(max_difference(parameters_of("switched.flow"), parameters_of("never_switched.flow")),
+              1e-6);
 }
 
 TEST(FixFlowMap, StepsZeroOnlyCollectsFrames)

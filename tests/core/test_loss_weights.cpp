@@ -14,24 +14,13 @@ using namespace flowmap;
 
 namespace {
 
-TrainingOptions kld_only()
-{
-  TrainingOptions o;
-  o.batch_size = 32;
-  o.learning_rate = 3e-3;
-  o.weight_kld = 1.0;
-  o.weight_nll = 0.0;
-  o.seed = 17;
-  return o;
-}
-
 // Two trainers of identical flows, options and streams over one pool.
 struct Twins {
   ToySystem toy;
   FramePool pool{200, ToySystem::n, ToySystem::d};
   FlowModel model_a = toy.model(torch::kFloat64), model_b = toy.model(torch::kFloat64);
-  Trainer a{model_a, toy.ideal_gas, toy.soft, toy.states(), kld_only()};
-  Trainer b{model_b, toy.ideal_gas, toy.soft, toy.states(), kld_only()};
+  Trainer a{model_a, toy.ideal_gas, toy.soft, toy.states(), small_batches()};
+  Trainer b{model_b, toy.ideal_gas, toy.soft, toy.states(), small_batches()};
   Twins() { toy.fill(pool, 200, 4); }
 };
 
@@ -113,7 +102,7 @@ TEST(LossWeights, TheSessionWaitsForThePoolOfATermSwitchedOn)
   SessionOptions options;
   options.pool_capacity = 100;
   options.holdout_capacity = 1;
-  options.training = kld_only();
+  options.training = small_batches();
   Session session(toy.model(), toy.ideal_gas, toy.soft, toy.states(), options);
   std::vector<double> frame(ToySystem::n * ToySystem::d);
   for (std::size_t k = 0; k < frame.size(); ++k) frame[k] = 0.37 * static_cast<double>(k % 8);

@@ -12,20 +12,6 @@
 
 using namespace flowmap;
 
-namespace {
-
-TrainingOptions small_batches()
-{
-  TrainingOptions o;
-  o.batch_size = 32;
-  o.learning_rate = 3e-3;
-  o.weight_nll = 0.0;
-  o.seed = 99;
-  return o;
-}
-
-}    // namespace
-
 TEST(Trainer, KldTrainingRaisesRessAboveIdentity)
 {
   // Ideal gas -> dense soft disks (identity RESS about 0.13); 150 steps of the tiny flow give

@@ -58,6 +58,17 @@ struct ToySystem {
   }
 };
 
+// KLD alone on batches of 32, quick to step.
+inline flowmap::TrainingOptions small_batches()
+{
+  flowmap::TrainingOptions o;
+  o.batch_size = 32;
+  o.learning_rate = 3e-3;
+  o.weight_nll = 0.0;
+  o.seed = 99;
+  return o;
+}
+
 // An energy that is not finite (for the first frame of each call) whenever armed.
 class Poisoned : public SoftSpheres {
  public:

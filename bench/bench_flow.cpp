@@ -13,6 +13,7 @@
 #include "flowmap_coordinates.h"
 #include "flowmap_model.h"
 #include "flowmap_spline.h"
+#include "flowmap_flow_kernel.h"
 #include "flowmap_tensor_cache.h"
 
 #include <torch/torch.h>
@@ -315,6 +316,24 @@ void bench(const Args &a, const std::string &preset)
               "%.1f ms\n",
               a.batch / fwd * 1e3, fwd, fwd_t.median, a.batch / inv * 1e3, inv, inv_t.median,
               fwd_nograd);
+  if (a.batch <= FlowKernel::kMaxBatch) {
+    // The same maps through LibTorch's operations: what the small-batch kernel replaces.
+    const bool previous = FlowKernel::enable(false);
+    const auto fwd_ops = timing([&]() {
+      torch::InferenceMode guard;
+      model.forward(in.x_source, in.reference, in.symmetry);
+    }, a.repeat);
+    const auto inv_ops = timing([&]() {
+      torch::InferenceMode guard;
+      model.inverse(in.x_target, in.reference, in.symmetry);
+    }, a.repeat);
+    FlowKernel::enable(previous);
+    std::printf("  small-batch kernel: forward %.2f ms against %.2f ms through LibTorch's "
+                "operations (x%.2f; medians %.2f, %.2f), inverse %.2f against %.2f (x%.2f; "
+                "medians %.2f, %.2f)\n",
+                fwd, fwd_ops.best, fwd_ops.best / fwd, fwd_t.median, fwd_ops.median, inv,
+                inv_ops.best, inv_ops.best / inv, inv_t.median, inv_ops.median);
+  }
 
   double step = 0.0;
   if (a.train) {

@@ -4,9 +4,10 @@
 
 #include "flowmap_attention.h"
 
+#include "flowmap_blas_gemm.h"
+
 #include <ATen/Parallel.h>
 
-#include <dlfcn.h>
 #include <stdexcept>
 
 namespace flowmap {
@@ -15,19 +16,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// Fortran BLAS, resolved in the process (LibTorch links it); null when absent.
-template <typename T>
-using GemmFunction = void (*)(const char *, const char *, const int *, const int *, const int *,
-                              const T *, const T *, const int *, const T *, const int *, const T *,
-                              T *, const int *);
-
-template <typename T> GemmFunction<T> blas_gemm()
-{
-  static const auto f = reinterpret_cast<GemmFunction<T>>(
-      ::dlsym(RTLD_DEFAULT, sizeof(T) == sizeof(float) ? "sgemm_" : "dgemm_"));
-  return f;
-}
 
 // One matrix per (configuration, head), row-major with leading dimension ld, inside a
 // contiguous tensor: the matrix of configuration b and head h starts at

@@ -26,6 +26,8 @@
 
 namespace flowmap {
 
+class FlowKernel;
+
 class ConditionerImpl : public torch::nn::Module {
  public:
   // inputs: components per particle (d - 1, or d with the particle split); labels: fixed
@@ -47,6 +49,7 @@ class ConditionerImpl : public torch::nn::Module {
   torch::nn::Linear head() const { return head_; }
 
  private:
+  friend class FlowKernel;
   std::int64_t frequencies_, inputs_, pair_frequencies_;
   torch::Tensor pair_weights_;    // [heads, inputs * pair_frequencies]; undefined without
   torch::nn::Linear embed_{nullptr}, head_{nullptr};

@@ -34,6 +34,8 @@ struct FlowResult {
   torch::Tensor log_det;    // [B] log |det J| of the map applied, network dtype
 };
 
+class FlowKernel;
+
 class CouplingImpl : public torch::nn::Module {
  public:
   // transformed: indices of the particles in S, ascending; empty transforms every particle
@@ -52,6 +54,8 @@ class CouplingImpl : public torch::nn::Module {
   Conditioner conditioner() const { return conditioner_; }
 
  private:
+  friend class FlowKernel;
+
   std::int64_t component_, bins_;
   double min_bin_size_, min_derivative_;
   Conditioner conditioner_{nullptr};

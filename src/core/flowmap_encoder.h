@@ -17,6 +17,8 @@
 
 namespace flowmap {
 
+class FlowKernel;
+
 class EncoderLayerImpl : public torch::nn::Module {
  public:
   EncoderLayerImpl(std::int64_t embedding, std::int64_t heads, std::int64_t feedforward);
@@ -33,6 +35,7 @@ class EncoderLayerImpl : public torch::nn::Module {
   void copy_from(torch::nn::TransformerEncoderLayer &reference);
 
  private:
+  friend class FlowKernel;
   std::int64_t heads_;
   double scale_;
   torch::nn::Linear qkv_{nullptr}, out_{nullptr}, ff1_{nullptr}, ff2_{nullptr};

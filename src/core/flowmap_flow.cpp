@@ -4,6 +4,8 @@
 
 #include "flowmap_flow.h"
 
+#include "flowmap_flow_kernel.h"
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -128,6 +130,7 @@ torch::Tensor FlowImpl::prepare(const torch::Tensor &u) const
 
 FlowResult FlowImpl::forward(const torch::Tensor &u_in)
 {
+  if (FlowKernel::applies(*this, u_in)) return FlowKernel::run(*this, u_in, false);
   auto u = prepare(u_in);
   auto log_det = torch::zeros({u.size(0)}, u.options());
   for (auto &step : steps_) {
@@ -144,6 +147,7 @@ FlowResult FlowImpl::forward(const torch::Tensor &u_in)
 
 FlowResult FlowImpl::inverse(const torch::Tensor &u_in)
 {
+  if (FlowKernel::applies(*this, u_in)) return FlowKernel::run(*this, u_in, true);
   auto u = prepare(u_in);
   auto log_det = torch::zeros({u.size(0)}, u.options());
   for (auto step = steps_.rbegin(); step != steps_.rend(); ++step) {

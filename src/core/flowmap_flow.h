@@ -24,6 +24,8 @@
 
 namespace flowmap {
 
+class FlowKernel;
+
 class FlowImpl : public torch::nn::Module {
  public:
   // species: the species of the N - 1 rows (std::invalid_argument if of another length).
@@ -40,6 +42,8 @@ class FlowImpl : public torch::nn::Module {
   const InternalSpecies &species() const { return species_; }
 
  private:
+  friend class FlowKernel;    // reads the steps and their weights in place
+
   struct Step {
     Shift shift{nullptr};          // exactly one of the two is set
     Coupling coupling{nullptr};

@@ -342,6 +342,21 @@ class SplineFunction : public torch::autograd::Function<SplineFunction> {
 
 }    // namespace
 
+template <typename T>
+void circular_spline_values(const T *raw, const T *probabilities, const T *in, T *out,
+                            T *log_derivative, std::int64_t count, const SplineShape &shape,
+                            bool inverse)
+{
+  evaluate<T>(raw, probabilities, in, out, log_derivative, count, shape, inverse);
+}
+
+template void circular_spline_values<float>(const float *, const float *, const float *,
+                                            float *, float *, std::int64_t, const SplineShape &,
+                                            bool);
+template void circular_spline_values<double>(const double *, const double *, const double *,
+                                             double *, double *, std::int64_t,
+                                             const SplineShape &, bool);
+
 std::vector<torch::Tensor> fused_circular_spline(const torch::Tensor &raw, const torch::Tensor &x,
                                                  const SplineShape &shape, bool inverse)
 {

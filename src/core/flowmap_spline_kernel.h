@@ -36,6 +36,14 @@ struct SplineShape {
 std::vector<torch::Tensor> fused_circular_spline(const torch::Tensor &raw, const torch::Tensor &x,
                                                  const SplineShape &shape, bool inverse);
 
+// The same values on plain arrays, without autograd: raw [M, 3K], probabilities [M, 2K] (each
+// row's softmax of its widths and of its heights, separately), in/out/log_derivative [M].
+// float and double.
+template <typename T>
+void circular_spline_values(const T *raw, const T *probabilities, const T *in, T *out,
+                            T *log_derivative, std::int64_t count, const SplineShape &shape,
+                            bool inverse);
+
 }    // namespace flowmap
 
 #endif

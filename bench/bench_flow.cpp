@@ -298,14 +298,17 @@ void bench(const Args &a, const std::string &preset)
               o.describe().c_str(), static_cast<long long>(parameter_count(model)),
               static_cast<long long>(a.batch), static_cast<long long>(a.threads));
 
-  const auto fwd_t = timing([&]() {
-    torch::InferenceMode guard;
-    model.forward(in.x_source, in.reference, in.symmetry);
-  }, a.repeat);
-  const auto inv_t = timing([&]() {
-    torch::InferenceMode guard;
-    model.inverse(in.x_target, in.reference, in.symmetry);
-  }, a.repeat);
+  // Forward and inverse mapping of one batch each, without gradients.
+  const auto map_timings = [&]() {
+    return std::make_pair(timing([&]() {
+      torch::InferenceMode guard;
+      model.forward(in.x_source, in.reference, in.symmetry);
+    }, a.repeat), timing([&]() {
+      torch::InferenceMode guard;
+      model.inverse(in.x_target, in.reference, in.symmetry);
+    }, a.repeat));
+  };
+  const auto [fwd_t, inv_t] = map_timings();
   const double fwd = fwd_t.best, inv = inv_t.best;
   const double fwd_nograd = time_ms([&]() {
     torch::NoGradGuard guard;
@@ -319,14 +322,7 @@ void bench(const Args &a, const std::string &preset)
   if (a.batch <= FlowKernel::kMaxBatch) {
     // The same maps through LibTorch's operations: what the small-batch kernel replaces.
     const bool previous = FlowKernel::enable(false);
-    const auto fwd_ops = timing([&]() {
-      torch::InferenceMode guard;
-      model.forward(in.x_source, in.reference, in.symmetry);
-    }, a.repeat);
-    const auto inv_ops = timing([&]() {
-      torch::InferenceMode guard;
-      model.inverse(in.x_target, in.reference, in.symmetry);
-    }, a.repeat);
+    const auto [fwd_ops, inv_ops] = map_timings();
     FlowKernel::enable(previous);
     std::printf("  small-batch kernel: forward %.2f ms against %.2f ms through LibTorch's "
                 "operations (x%.2f; medians %.2f, %.2f), inverse %.2f against %.2f (x%.2f; "

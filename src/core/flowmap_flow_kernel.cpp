@@ -123,8 +123,8 @@ template <typename T> T wrap_unit_value(T u)
 
 // Buffers of one configuration, reused across couplings.
 template <typename T> struct Workspace {
-  std::vector<T> input, features, bias, projection, selected, h, scores, mixed, attended,
-      hidden_units, raw, probabilities, moved, mapped, log_derivative;
+  std::vector<T> input, features, bias, projection, selected, residual, h, scores, mixed,
+      attended, hidden_units, raw, probabilities, moved, mapped, log_derivative;
   std::vector<T> weighted_features;
 };
 
@@ -206,20 +206,20 @@ template <typename T> struct FlowKernel::Pass {
       const auto qkv = dense<T>(layer.qkv_);
       ws.projection.resize(static_cast<std::size_t>(particles) * 3 * e);
       apply_dense(qkv, particles, ws.h.data(), e, ws.projection.data());
-      // The query rows and the residual input of the rows this layer outputs.
+      // The query rows and the residual input of the rows this layer outputs (ws.h is
+      // overwritten only after the residual is added).
       const T *query = ws.projection.data();
-      std::vector<T> residual;
+      const T *residual = ws.h.data();
       if (last && !all_rows) {
         ws.selected.resize(static_cast<std::size_t>(queries) * 3 * e);
-        residual.resize(static_cast<std::size_t>(queries) * e);
+        ws.residual.resize(static_cast<std::size_t>(queries) * e);
         for (int q = 0; q < queries; ++q) {
           std::copy_n(ws.projection.data() + outputs[q] * 3 * e, 3 * e,
                       ws.selected.data() + q * 3 * e);
-          std::copy_n(ws.h.data() + outputs[q] * e, e, residual.data() + q * e);
+          std::copy_n(ws.h.data() + outputs[q] * e, e, ws.residual.data() + q * e);
         }
         query = ws.selected.data();
-      } else {
-        residual = ws.h;
+        residual = ws.residual.data();
       }
       const int dh = e / heads;
       const T scale = static_cast<T>(layer.scale_);
@@ -369,7 +369,7 @@ FlowResult FlowKernel::run(FlowImpl &flow, const torch::Tensor &u_in, bool inver
               pass.coupling(*step.coupling, x, particles, d, inverse, transformed[s]));
         }
       }
-      log_det[b] = total;
+      log_det.data_ptr<scalar_t>()[b] = total;
     }
   });
   return {u, log_det};

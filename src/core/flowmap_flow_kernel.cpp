@@ -20,38 +20,23 @@ namespace {
 
 thread_local bool kernel_enabled = true;
 
-// c [m, n] = alpha a [m, k] b[n, k]^T + beta c
+// c [m, n] = alpha a [m, k] op(b) + beta c, where op(b) is b^T for b [n, k] (transpose_b)
+// and b for b [k, n].
 template <typename T>
-void product_abt(int m, int n, int k, T alpha, const T *a, int lda, const T *b, int ldb, T beta,
-                 T *c, int ldc)
+void product(bool transpose_b, int m, int n, int k, T alpha, const T *a, int lda, const T *b,
+             int ldb, T beta, T *c, int ldc)
 {
   if (const auto gemm = blas_gemm<T>()) {
-    // Row-major c is column-major c^T = b a^T.
-    gemm("T", "N", &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
+    // Row-major c is column-major c^T = op(b)^T a^T.
+    gemm(transpose_b ? "T" : "N", "N", &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
     return;
   }
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
       T sum = 0;
-      for (int l = 0; l < k; ++l) sum += a[i * lda + l] * b[j * ldb + l];
+      for (int l = 0; l < k; ++l)
+        sum += a[i * lda + l] * (transpose_b ? b[j * ldb + l] : b[l * ldb + j]);
       c[i * ldc + j] = alpha * sum + (beta == T(0) ? T(0) : beta * c[i * ldc + j]);
-    }
-}
-
-// c [m, n] = a [m, k] b [k, n]
-template <typename T>
-void product_ab(int m, int n, int k, const T *a, int lda, const T *b, int ldb, T *c, int ldc)
-{
-  const T one = 1, zero = 0;
-  if (const auto gemm = blas_gemm<T>()) {
-    gemm("N", "N", &n, &m, &k, &one, b, &ldb, a, &lda, &zero, c, &ldc);
-    return;
-  }
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) {
-      T sum = 0;
-      for (int l = 0; l < k; ++l) sum += a[i * lda + l] * b[l * ldb + j];
-      c[i * ldc + j] = sum;
     }
 }
 
@@ -72,7 +57,7 @@ template <typename T> void apply_dense(const Dense<T> &l, int rows, const T *x, 
 {
   if (l.bias)
     for (int r = 0; r < rows; ++r) std::copy_n(l.bias, l.out, y + r * l.out);
-  product_abt<T>(rows, l.out, l.in, 1, x, ldx, l.weight, l.in, l.bias ? 1 : 0, y, l.out);
+  product<T>(true, rows, l.out, l.in, 1, x, ldx, l.weight, l.in, l.bias ? 1 : 0, y, l.out);
 }
 
 // x [rows, width] <- LayerNorm(x) in place (biased variance, as LibTorch).
@@ -186,9 +171,8 @@ template <typename T> struct FlowKernel::Pass {
           for (int col = 0; col < columns; ++col)
             ws.weighted_features[p * columns + col] =
                 y[p * columns + col] * w[h * inputs * kp + col % (inputs * kp)];
-        product_abt<T>(particles, particles, columns, 1, ws.weighted_features.data(), columns,
-                       y.data(), columns, 0, ws.bias.data() + h * particles * particles,
-                       particles);
+        product<T>(true, particles, particles, columns, 1, ws.weighted_features.data(), columns,
+                   y.data(), columns, 0, ws.bias.data() + h * particles * particles, particles);
       }
     }
 
@@ -226,8 +210,8 @@ template <typename T> struct FlowKernel::Pass {
       ws.scores.resize(static_cast<std::size_t>(queries) * particles);
       ws.mixed.resize(static_cast<std::size_t>(queries) * e);
       for (int h = 0; h < heads; ++h) {
-        product_abt<T>(queries, particles, dh, scale, query + h * dh, 3 * e,
-                       ws.projection.data() + e + h * dh, 3 * e, 0, ws.scores.data(), particles);
+        product<T>(true, queries, particles, dh, scale, query + h * dh, 3 * e,
+                   ws.projection.data() + e + h * dh, 3 * e, 0, ws.scores.data(), particles);
         if (pair_bias) {
           const T *bias = ws.bias.data() + h * particles * particles;
           for (int q = 0; q < queries; ++q) {
@@ -237,8 +221,8 @@ template <typename T> struct FlowKernel::Pass {
           }
         }
         softmax_rows<T>(queries, particles, ws.scores.data(), particles);
-        product_ab<T>(queries, dh, particles, ws.scores.data(), particles,
-                      ws.projection.data() + 2 * e + h * dh, 3 * e, ws.mixed.data() + h * dh, e);
+        product<T>(false, queries, dh, particles, 1, ws.scores.data(), particles,
+                   ws.projection.data() + 2 * e + h * dh, 3 * e, 0, ws.mixed.data() + h * dh, e);
       }
       // x1 = norm1(x + out(mixed))
       ws.attended.resize(static_cast<std::size_t>(queries) * e);

@@ -33,7 +33,8 @@
 # each dumped frame back through it into backward.weights (bench/ternary_report.py mismatch);
 # it must start with the flow's types by atom ID, so put the .data file that in.ternary2d_map
 # wrote with the flow in OUT/start/ternary2d_source.data before the run.
-# REPORT_ONLY=1 only prints the tables of an earlier OUT. On an idle 2-core machine 2e6
+# REPORT_ONLY=1 only prints the tables of an earlier OUT; TABLES=no runs without printing them
+# (bench_exchange_seeds.sh reports over many seeds instead). On an idle 2-core machine 2e6
 # steps of system I take about 4 minutes in all (4 Dec); the exchange runs spend most of their
 # time mapping (the table's CPU column).
 set -eu
@@ -112,6 +113,7 @@ if [ -z "${REPORT_ONLY:-}" ]; then
   done
 fi
 
+[ "${TABLES:-yes}" = yes ] || exit 0
 echo
 echo "== exactness: the target of each run against the reference (swap MC where there is one, else plain MD)"
 # a folder with exchange runs only (RUNS=identity, say, before a flow is trained) still gets

@@ -11,6 +11,11 @@
                                       does not equilibrate), else plain MD of the target;
                                       <U_B>, the histogram of U_B and g(r), with the standard
                                       errors of both and the z-scores of the difference
+    exchange_report.py seeds OUT...   one row per run over independent repeats (one OUT per
+                                      seed): the scatter of <U_B> between seeds against the
+                                      runs' own errors, and the gain over MD alone per CPU
+                                      second from that scatter, which sees a slow component
+                                      of U_B that a run's own autocorrelation window misses
 
 OUT is a bench_exchange.sh results folder with one subfolder per run: samples_target.dat
 (U_B every few steps, fix ave/time), frames_target.dump (positions), attempts.dat (exchange
@@ -364,6 +369,63 @@ def exact(args):
           f"chi2/dof near 1 and |z| mostly below 3")
 
 
+def seeds(args):
+    """<U_B> over independent repeats: a run's true error of the mean is the scatter between
+    seeds, whatever its autocorrelation function shows within one run; the gain per CPU second
+    is then MD's variance x CPU time per step over the run's, with a 95 % interval from
+    resampling the seeds."""
+    import numpy as np
+
+    by_name = {}
+    for out in args.outs:
+        for folder in sorted(glob.glob(os.path.join(out, "*"))):
+            if not os.path.exists(os.path.join(folder, "samples_target.dat")):
+                continue
+            _, energy = read_samples(folder)
+            mean, error, _ = mean_and_error(energy)
+            cpu, steps = loop_cpu_seconds(folder)
+            by_name.setdefault(os.path.basename(folder), []).append((mean, error, cpu / steps))
+    if "md" not in by_name:
+        fail("no md run among the folders: the gain is measured against plain MD")
+    rank = {name: i for i, name in enumerate(ORDER)}
+    names = sorted(by_name, key=lambda n: (rank.get(n, len(ORDER)), n))
+    rng = np.random.default_rng(args.bootstrap_seed)
+
+    def cost(rows, draws):
+        """Variance between seeds x CPU seconds per step, per resample of the seeds."""
+        rows = np.asarray(rows)
+        pick = rng.integers(0, len(rows), size=(draws, len(rows)))
+        return rows[pick, 0].var(axis=1, ddof=1) * rows[:, 2].mean()
+
+    md_rows = np.asarray(by_name["md"])
+    md_cost = md_rows[:, 0].var(ddof=1) * md_rows[:, 2].mean()
+    print(f"{'run':<10} {'seeds':>5} {'<U_B> over seeds':>22} {'std between seeds':>17} "
+          f"{'rms own error':>13} {'ratio':>6} {'CPU us/step':>11} {'gain per CPU s':>14} "
+          f"{'95 % interval':>15}")
+    for name in names:
+        rows = np.asarray(by_name[name])
+        if len(rows) < 3:
+            fail(f"run {name}: {len(rows)} seeds; the scatter needs at least 3")
+        std = rows[:, 0].std(ddof=1)
+        own = math.sqrt((rows[:, 1] ** 2).mean())
+        run_cost = std ** 2 * rows[:, 2].mean()
+        if name == "md":
+            gain, interval = "1", "-"
+        else:
+            # a resample that drew one seed only has no variance: 0/0 says nothing, drop it
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios = cost(md_rows, args.draws) / cost(rows, args.draws)
+            lo, hi = np.percentile(ratios[~np.isnan(ratios)], [2.5, 97.5])
+            gain, interval = f"{md_cost / run_cost:.2f}", f"{lo:.2f} to {hi:.2f}"
+        print(f"{name:<10} {len(rows):>5} {rows[:, 0].mean():>12.4f} +- "
+              f"{std / math.sqrt(len(rows)):<7.4f} {std:>17.4f} {own:>13.4f} {std / own:>6.2f} "
+              f"{1e6 * rows[:, 2].mean():>11.2f} {gain:>14} {interval:>15}")
+    print("ratio: scatter between seeds over the runs' own errors (statistical inefficiency), "
+          "near 1 when a run's window sees all its correlation; gain: MD's variance between "
+          "seeds x CPU time per step over the run's, so CPU seconds per independent <U_B>; "
+          "interval from resampling each run's seeds")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -372,6 +434,11 @@ def main():
         p = sub.add_parser(name)
         p.add_argument("out")
         p.set_defaults(function=function)
+    p = sub.add_parser("seeds")
+    p.add_argument("outs", nargs="+", metavar="out")
+    p.add_argument("--draws", type=int, default=4000, help="resamples for the interval")
+    p.add_argument("--bootstrap-seed", type=int, default=1)
+    p.set_defaults(function=seeds)
     args = parser.parse_args()
     args.function(args)
 

@@ -1,8 +1,8 @@
 """bench/exchange_report.py (the tables of bench/bench_exchange.sh) against hand-computed and
 analytic values: the statistical inefficiency of an AR(1) series, psi6 of a perfect triangular
 lattice, the overlap by species and its relaxation time for hand-made trajectories, the blocked
-errors, the histograms, the CPU time read from LAMMPS logs, and a whole table from synthetic
-run folders.
+errors, the histograms, the CPU time read from LAMMPS logs, a whole table from synthetic
+run folders, and the gain from the scatter between seeds by hand.
 
 Run by CTest as tools.test_exchange_report (python3 -m unittest); needs numpy.
 """
@@ -193,6 +193,54 @@ class Files(unittest.TestCase):
                                     text=True, check=False)
             self.assertNotEqual(result.returncode, 0)
             self.assertIn("no md or swap run to compare with", result.stderr)
+
+
+class Seeds(unittest.TestCase):
+    @staticmethod
+    def seed_folders(d, means, name, loop):
+        """One seed folder per mean, each with a run `name` whose U_B alternates about it."""
+        x, box = triangular_lattice(4, 4, 1.1)
+        for k, mean in enumerate(means):
+            energies = [mean + (0.1 if i % 2 else -0.1) for i in range(200)]
+            run_folder(os.path.join(d, f"seed{k + 1}", name), energies, [x] * 2, box, loop=loop)
+
+    def test_gain_from_the_scatter_between_seeds_by_hand(self):
+        with tempfile.TemporaryDirectory() as d:
+            # MD: means 0, 1, 2, 3 (variance 5/3), 100 us per step; flow: means 0, 0.5, 1, 1.5
+            # (variance 5/12), 200 us per step: gain (5/3 x 100) / (5/12 x 200) = 2
+            self.seed_folders(d, [0.0, 1.0, 2.0, 3.0], "md", (4.0, 1, 40000, 100.0))
+            self.seed_folders(d, [0.0, 0.5, 1.0, 1.5], "flow", (8.0, 1, 40000, 100.0))
+            seeds = sorted(os.path.join(d, f) for f in os.listdir(d))
+            report = subprocess.run([sys.executable, TOOL, "seeds", *seeds], capture_output=True,
+                                    text=True, check=True).stdout
+            md = next(line for line in report.splitlines() if line.startswith("md")).split()
+            flow = next(line for line in report.splitlines() if line.startswith("flow")).split()
+            self.assertEqual(md[1], "4")
+            self.assertEqual(md[2], "1.5000")
+            self.assertEqual(md[5], f"{math.sqrt(5.0 / 3.0):.4f}")
+            self.assertEqual(flow[2], "0.7500")
+            self.assertEqual(flow[5], f"{math.sqrt(5.0 / 12.0):.4f}")
+            self.assertEqual(flow[8], "200.00")
+            self.assertEqual(flow[9], "2.00")
+            low, high = float(flow[10]), float(flow[12])
+            self.assertLess(low, 2.0)
+            self.assertGreater(high, 2.0)
+
+    def test_too_few_seeds_and_no_md_are_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.seed_folders(d, [0.0, 1.0], "md", (4.0, 1, 40000, 100.0))
+            seeds = sorted(os.path.join(d, f) for f in os.listdir(d))
+            result = subprocess.run([sys.executable, TOOL, "seeds", *seeds], capture_output=True,
+                                    text=True, check=False)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("run md: 2 seeds; the scatter needs at least 3", result.stderr)
+        with tempfile.TemporaryDirectory() as d:
+            self.seed_folders(d, [0.0, 1.0, 2.0], "flow", (4.0, 1, 40000, 100.0))
+            seeds = sorted(os.path.join(d, f) for f in os.listdir(d))
+            result = subprocess.run([sys.executable, TOOL, "seeds", *seeds], capture_output=True,
+                                    text=True, check=False)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("no md run among the folders", result.stderr)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 # exchange_report.py seeds over them: the scatter of each run's <U_B> between seeds, which is
 # its true error of the mean, against the error the run quotes for itself, and the gain over MD
 # alone per CPU second from that scatter. A slow component of U_B that one run's
-# autocorrelation window cannot see (MD of system I quotes errors 1.5x too small over 12
+# autocorrelation window cannot see (MD of system I quotes errors 1.3x too small over 24
 # seeds) shows only this way.
 # Usage: bench/bench_exchange_seeds.sh [system (I)] [steps (2000000)] [seeds (24)]
 # BUILD, RUNS (default "md identity flow"), EVERY (default 1000) and the other settings are

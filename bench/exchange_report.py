@@ -391,14 +391,16 @@ def seeds(args):
     names = sorted(by_name, key=lambda n: (rank.get(n, len(ORDER)), n))
     rng = np.random.default_rng(args.bootstrap_seed)
 
-    def cost(rows, draws):
-        """Variance between seeds x CPU seconds per step, per resample of the seeds."""
-        rows = np.asarray(rows)
-        pick = rng.integers(0, len(rows), size=(draws, len(rows)))
-        return rows[pick, 0].var(axis=1, ddof=1) * rows[:, 2].mean()
+    def cost(rows, picks):
+        """Variance between the picked seeds x CPU seconds per step (CPU seconds per
+        independent <U_B>, up to a constant), one value per row of picks."""
+        return rows[picks, 0].var(axis=-1, ddof=1) * rows[:, 2].mean()
+
+    def resamples(rows):
+        return rng.integers(0, len(rows), size=(args.draws, len(rows)))
 
     md_rows = np.asarray(by_name["md"])
-    md_cost = md_rows[:, 0].var(ddof=1) * md_rows[:, 2].mean()
+    md_cost = cost(md_rows, np.arange(len(md_rows)))
     print(f"{'run':<10} {'seeds':>5} {'<U_B> over seeds':>22} {'std between seeds':>17} "
           f"{'rms own error':>13} {'ratio':>6} {'CPU us/step':>11} {'gain per CPU s':>14} "
           f"{'95 % interval':>15}")
@@ -408,15 +410,15 @@ def seeds(args):
             fail(f"run {name}: {len(rows)} seeds; the scatter needs at least 3")
         std = rows[:, 0].std(ddof=1)
         own = math.sqrt((rows[:, 1] ** 2).mean())
-        run_cost = std ** 2 * rows[:, 2].mean()
         if name == "md":
             gain, interval = "1", "-"
         else:
             # a resample that drew one seed only has no variance: 0/0 says nothing, drop it
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratios = cost(md_rows, args.draws) / cost(rows, args.draws)
+                ratios = cost(md_rows, resamples(md_rows)) / cost(rows, resamples(rows))
             lo, hi = np.percentile(ratios[~np.isnan(ratios)], [2.5, 97.5])
-            gain, interval = f"{md_cost / run_cost:.2f}", f"{lo:.2f} to {hi:.2f}"
+            gain = md_cost / cost(rows, np.arange(len(rows)))
+            gain, interval = f"{gain:.2f}", f"{lo:.2f} to {hi:.2f}"
         print(f"{name:<10} {len(rows):>5} {rows[:, 0].mean():>12.4f} +- "
               f"{std / math.sqrt(len(rows)):<7.4f} {std:>17.4f} {own:>13.4f} {std / own:>6.2f} "
               f"{1e6 * rows[:, 2].mean():>11.2f} {gain:>14} {interval:>15}")

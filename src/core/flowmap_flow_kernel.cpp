@@ -110,7 +110,7 @@ template <typename T> T wrap_unit_value(T u)
 template <typename T> struct Workspace {
   std::vector<T> input, features, bias, projection, selected, residual, h, scores, mixed,
       attended, hidden_units, raw, probabilities, moved, mapped, log_derivative;
-  std::vector<T> weighted_features;
+  std::vector<T> pair_features, weighted_features, gathered;
 };
 
 }    // namespace
@@ -160,7 +160,8 @@ template <typename T> struct FlowKernel::Pass {
       const int kp = static_cast<int>(c.pair_frequencies_);
       const int columns = 2 * inputs * kp;
       const T *w = c.pair_weights_.template data_ptr<T>();    // [heads, inputs * kp]
-      std::vector<T> y(static_cast<std::size_t>(particles) * columns);
+      auto &y = ws.pair_features;
+      y.resize(static_cast<std::size_t>(particles) * columns);
       for (int p = 0; p < particles; ++p)
         for (int r = 0; r < 2 * inputs; ++r)
           for (int k = 0; k < kp; ++k) y[p * columns + r * kp + k] = feat[p * width + r * f + k];
@@ -243,12 +244,11 @@ template <typename T> struct FlowKernel::Pass {
 
     // Without encoder layers the head reads the selected rows of the embedding.
     const T *head_input = ws.h.data();
-    std::vector<T> gathered;
     if (rows != selected_count) {
-      gathered.resize(static_cast<std::size_t>(selected_count) * e);
+      ws.gathered.resize(static_cast<std::size_t>(selected_count) * e);
       for (int q = 0; q < selected_count; ++q)
-        std::copy_n(ws.h.data() + outputs[q] * e, e, gathered.data() + q * e);
-      head_input = gathered.data();
+        std::copy_n(ws.h.data() + outputs[q] * e, e, ws.gathered.data() + q * e);
+      head_input = ws.gathered.data();
     }
     const auto head = dense<T>(c.head_);
     ws.raw.resize(static_cast<std::size_t>(selected_count) * head.out);

@@ -22,7 +22,8 @@ OUT is a bench_exchange.sh results folder with one subfolder per run: samples_ta
 runs: one line per attempt) and the LAMMPS logs (log.lammps, or log.lammps.0 and .1).
 
 Errors: means use the statistical inefficiency g of the series (Sokal's window, as fix
-flowmap's estimate), histograms and g(r) the spread of BLOCKS consecutive blocks.
+flowmap's estimate), histograms and g(r) the spread of BLOCKS consecutive blocks, with the
+correlations between bins for the probability of the differences.
 """
 import argparse
 import glob
@@ -42,6 +43,9 @@ ORDER = ["md", "swap", "identity", "flow", "poor"]
 # Overlap: a site still holds an atom of its species within this distance (units of sigma_AA),
 # the usual choice for Kob-Andersen mixtures (about a third of the nearest-neighbour distance).
 OVERLAP_RADIUS = 0.3
+# The null distribution of a comparison's chi2: draws, and a fixed seed so that a table repeats.
+NULL_DRAWS = 20000
+NULL_SEED = 12345
 # Time origins per lag for the overlap (its cost is origins x N^2 per lag).
 OVERLAP_ORIGINS = 400
 
@@ -83,14 +87,19 @@ def mean_and_error(series):
     return x.mean(), math.sqrt(x.var() * g / len(x)), g
 
 
-def blocked(per_frame, blocks=BLOCKS):
-    """Mean over frames [F, bins] and its standard error from `blocks` consecutive blocks."""
+def block_means(per_frame, blocks=BLOCKS):
+    """Means of `blocks` consecutive blocks of per-frame rows [F, bins]: [blocks, bins]."""
     import numpy as np
 
     usable = (len(per_frame) // blocks) * blocks
     if usable == 0:
         fail(f"fewer than {blocks} frames: run longer")
-    means = np.asarray(per_frame[:usable]).reshape(blocks, usable // blocks, -1).mean(axis=1)
+    return np.asarray(per_frame[:usable]).reshape(blocks, usable // blocks, -1).mean(axis=1)
+
+
+def blocked(per_frame, blocks=BLOCKS):
+    """Mean over frames [F, bins] and its standard error from `blocks` consecutive blocks."""
+    means = block_means(per_frame, blocks)
     return means.mean(axis=0), means.std(axis=0, ddof=1) / math.sqrt(blocks)
 
 
@@ -328,14 +337,32 @@ def rdf_per_frame(run, edges):
     return out
 
 
-def compare(name, a, ea, b, eb, min_error=0.0):
-    """z-scores of a - b over bins whose combined error is above min_error: chi2/dof, max |z|."""
+def compare(name, blocks_a, blocks_b, min_error=0.0):
+    """Two runs' blocked means [blocks, bins] against each other, over bins whose combined error
+    is above min_error: chi2/dof of the z-scores, max |z|, the effective number of independent
+    bins and p, the probability of a larger chi2 if both sample the same distribution.
+
+    Neighbouring bins of a histogram or of g(r) move together (one configuration shifts many
+    bins at once), so chi2/dof over n correlated bins scatters far more than over n
+    independent ones and a value of 2 need not mean a difference. p is taken from the null
+    distribution with the bins' correlations as the blocks estimate them: chi2 is then a sum
+    of lambda_i chi2_1 over the eigenvalues lambda_i of the correlation matrix of the z."""
     import numpy as np
 
-    error = np.sqrt(ea ** 2 + eb ** 2)
+    a, b = blocks_a.mean(axis=0), blocks_b.mean(axis=0)
+    covariance = (np.cov(blocks_a.T, ddof=1) / len(blocks_a)
+                  + np.cov(blocks_b.T, ddof=1) / len(blocks_b))
+    error = np.sqrt(np.diag(covariance))
     keep = error > min_error
     z = (a[keep] - b[keep]) / error[keep]
-    return f"{name} chi2/dof {np.mean(z ** 2):.2f} ({keep.sum()} bins) max|z| {np.abs(z).max():.2f}"
+    correlation = covariance[np.ix_(keep, keep)] / np.outer(error[keep], error[keep])
+    lambdas = np.clip(np.linalg.eigvalsh(correlation), 0.0, None)
+    effective = lambdas.sum() ** 2 / (lambdas ** 2).sum()
+    chi2 = float(np.sum(z ** 2))
+    draws = np.random.default_rng(NULL_SEED).standard_normal((NULL_DRAWS, len(lambdas))) ** 2
+    p = float(np.mean(draws @ lambdas >= chi2))
+    return (f"{name} chi2/dof {chi2 / keep.sum():.2f} ({keep.sum()} bins, {effective:.1f} "
+            f"independent) max|z| {np.abs(z).max():.2f} p {p:.3f}")
 
 
 def exact(args):
@@ -348,10 +375,10 @@ def exact(args):
         fail(f"{args.out}: no md or swap run to compare with")
     lo, hi = np.percentile(md.energy, [0.5, 99.5])
     edges = np.linspace(lo, hi, 31)
-    h_md, e_md = blocked(histogram_per_frame(md.energy, edges))
+    h_md = block_means(histogram_per_frame(md.energy, edges))
     r_max = 0.5 * md.box.min()
     r_edges = np.linspace(0.0, r_max, 61)
-    g_md, eg_md = blocked(rdf_per_frame(md, r_edges))
+    g_md = block_means(rdf_per_frame(md, r_edges))
     what = "swap MC at the target" if md.name == "swap" else "plain MD of the target"
     print(f"reference, {what}: <U_B> {md.mean_u:.4f} +- {md.error_u:.4f} "
           f"({len(md.energy)} samples, {len(md.positions)} frames)")
@@ -359,14 +386,15 @@ def exact(args):
         if r is md:
             continue
         z = (r.mean_u - md.mean_u) / math.hypot(r.error_u, md.error_u)
-        h, e = blocked(histogram_per_frame(r.energy, edges))
-        g, eg = blocked(rdf_per_frame(r, r_edges))
+        h = block_means(histogram_per_frame(r.energy, edges))
+        g = block_means(rdf_per_frame(r, r_edges))
         print(f"{r.name:<10} <U_B> {r.mean_u:.4f} +- {r.error_u:.4f} (z {z:+.2f}) | "
-              f"{compare('U_B histogram', h, e, h_md, e_md)} | "
-              f"{compare('g(r)', g, eg, g_md, eg_md, 1e-6)}")
+              f"{compare('U_B histogram', h, h_md)} | "
+              f"{compare('g(r)', g, g_md, 1e-6)}")
     print(f"errors: U_B from its statistical inefficiency; histogram (30 bins over MD's 0.5-99.5 "
-          f"percentiles) and g(r) (60 bins to L/2) from {BLOCKS} blocks; exact sampling gives "
-          f"chi2/dof near 1 and |z| mostly below 3")
+          f"percentiles) and g(r) (60 bins to L/2) from {BLOCKS} blocks, with their correlations "
+          f"between bins; exact sampling gives p spread evenly over 0 to 1, a difference p "
+          f"near 0")
 
 
 def seeds(args):

@@ -1,8 +1,8 @@
 """bench/exchange_report.py (the tables of bench/bench_exchange.sh) against hand-computed and
 analytic values: the statistical inefficiency of an AR(1) series, psi6 of a perfect triangular
 lattice, the overlap by species and its relaxation time for hand-made trajectories, the blocked
-errors, the histograms, the CPU time read from LAMMPS logs, a whole table from synthetic
-run folders, and the gain from the scatter between seeds by hand.
+errors, the comparison of correlated bins, the histograms, the CPU time read from LAMMPS logs,
+a whole table from synthetic run folders, and the gain from the scatter between seeds by hand.
 
 Run by CTest as tools.test_exchange_report (python3 -m unittest); needs numpy.
 """
@@ -77,6 +77,26 @@ class Statistics(unittest.TestCase):
         # blocks of 10: means 4.5, 14.5, 24.5, 34.5
         self.assertAlmostEqual(mean[0], 19.5)
         self.assertAlmostEqual(error[0], np.std([4.5, 14.5, 24.5, 34.5], ddof=1) / 2.0)
+
+    def test_comparison_counts_correlated_bins_once(self):
+        # Four blocks per run in which both bins move together: their correlation is 1, so
+        # the two bins are one independent bin, and a shift of two errors in both is chi2 8
+        # that is distributed as 2 chi2_1 without a difference: p = P(chi2_1 >= 4) = 0.0455.
+        together = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, 1.0], [-1.0, -1.0]])
+        shift = 2.0 * math.sqrt(2.0 / 3.0)  # each bin's combined error is sqrt(2 x 4/3 / 4)
+        line = exchange_report.compare("g(r)", together + shift, together)
+        self.assertIn("chi2/dof 4.00 (2 bins, 1.0 independent) max|z| 2.00", line)
+        self.assertAlmostEqual(float(line.split(" p ")[1]), math.erfc(2.0 / math.sqrt(2.0)),
+                               delta=0.005)
+
+    def test_comparison_of_independent_bins_is_a_plain_chi2(self):
+        # Blocks whose bins are uncorrelated: two independent bins, and z = (2, 0) gives chi2 4
+        # with p = P(chi2_2 >= 4) = exp(-2).
+        apart = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+        shift = np.array([2.0 * math.sqrt(1.0 / 3.0), 0.0])
+        line = exchange_report.compare("U_B histogram", apart + shift, apart)
+        self.assertIn("chi2/dof 2.00 (2 bins, 2.0 independent) max|z| 2.00", line)
+        self.assertAlmostEqual(float(line.split(" p ")[1]), math.exp(-2.0), delta=0.01)
 
     def test_histogram_rows_are_normalised_densities(self):
         edges = np.array([0.0, 1.0, 3.0])

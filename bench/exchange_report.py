@@ -45,6 +45,7 @@ ORDER = ["md", "swap", "identity", "flow", "poor"]
 OVERLAP_RADIUS = 0.3
 # The null distribution of a comparison's chi2: draws, and a fixed seed so that a table repeats.
 NULL_DRAWS = 20000
+NULL_CHUNK = 500
 NULL_SEED = 12345
 # Time origins per lag for the overlap (its cost is origins x N^2 per lag).
 OVERLAP_ORIGINS = 400
@@ -337,6 +338,15 @@ def rdf_per_frame(run, edges):
     return out
 
 
+def difference_z(blocks_a, blocks_b):
+    """z-scores of the difference of two runs' blocked means, bins last: [..., blocks, bins]."""
+    import numpy as np
+
+    variance = (blocks_a.var(axis=-2, ddof=1) / blocks_a.shape[-2]
+                + blocks_b.var(axis=-2, ddof=1) / blocks_b.shape[-2])
+    return (blocks_a.mean(axis=-2) - blocks_b.mean(axis=-2)) / np.sqrt(variance)
+
+
 def compare(name, blocks_a, blocks_b, min_error=0.0):
     """Two runs' blocked means [blocks, bins] against each other, over bins whose combined error
     is above min_error: chi2/dof of the z-scores, max |z|, the effective number of independent
@@ -344,23 +354,33 @@ def compare(name, blocks_a, blocks_b, min_error=0.0):
 
     Neighbouring bins of a histogram or of g(r) move together (one configuration shifts many
     bins at once), so chi2/dof over n correlated bins scatters far more than over n
-    independent ones and a value of 2 need not mean a difference. p is taken from the null
-    distribution with the bins' correlations as the blocks estimate them: chi2 is then a sum
-    of lambda_i chi2_1 over the eigenvalues lambda_i of the correlation matrix of the z."""
+    independent ones and a value of 2 need not mean a difference. And each z divides by an
+    error that the blocks only estimate, which widens its distribution (Student's t). p
+    therefore comes from a parametric bootstrap of the whole comparison: blocks drawn from
+    Gaussians with each run's covariance between bins as its blocks give it, and the same
+    chi2 computed from them, estimated errors included."""
     import numpy as np
 
-    a, b = blocks_a.mean(axis=0), blocks_b.mean(axis=0)
-    covariance = (np.cov(blocks_a.T, ddof=1) / len(blocks_a)
-                  + np.cov(blocks_b.T, ddof=1) / len(blocks_b))
-    error = np.sqrt(np.diag(covariance))
+    error = np.sqrt(blocks_a.var(axis=0, ddof=1) / len(blocks_a)
+                    + blocks_b.var(axis=0, ddof=1) / len(blocks_b))
     keep = error > min_error
-    z = (a[keep] - b[keep]) / error[keep]
-    correlation = covariance[np.ix_(keep, keep)] / np.outer(error[keep], error[keep])
+    blocks_a, blocks_b = blocks_a[:, keep], blocks_b[:, keep]
+    z = difference_z(blocks_a, blocks_b)
+    chi2 = float(np.sum(z ** 2))
+    # Rows of xi @ factor, xi standard normal, have the covariance factor^T factor: the run's.
+    factor_a = (blocks_a - blocks_a.mean(axis=0)) / math.sqrt(len(blocks_a) - 1)
+    factor_b = (blocks_b - blocks_b.mean(axis=0)) / math.sqrt(len(blocks_b) - 1)
+    covariance = factor_a.T @ factor_a / len(blocks_a) + factor_b.T @ factor_b / len(blocks_b)
+    correlation = covariance / np.outer(error[keep], error[keep])
     lambdas = np.clip(np.linalg.eigvalsh(correlation), 0.0, None)
     effective = lambdas.sum() ** 2 / (lambdas ** 2).sum()
-    chi2 = float(np.sum(z ** 2))
-    draws = np.random.default_rng(NULL_SEED).standard_normal((NULL_DRAWS, len(lambdas))) ** 2
-    p = float(np.mean(draws @ lambdas >= chi2))
+    rng = np.random.default_rng(NULL_SEED)
+    larger = 0
+    for _ in range(NULL_DRAWS // NULL_CHUNK):
+        draw_a = rng.standard_normal((NULL_CHUNK, len(blocks_a), len(blocks_a))) @ factor_a
+        draw_b = rng.standard_normal((NULL_CHUNK, len(blocks_b), len(blocks_b))) @ factor_b
+        larger += int(np.sum(np.sum(difference_z(draw_a, draw_b) ** 2, axis=-1) >= chi2))
+    p = larger / (NULL_DRAWS // NULL_CHUNK * NULL_CHUNK)
     return (f"{name} chi2/dof {chi2 / keep.sum():.2f} ({keep.sum()} bins, {effective:.1f} "
             f"independent) max|z| {np.abs(z).max():.2f} p {p:.3f}")
 

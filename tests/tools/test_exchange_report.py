@@ -78,25 +78,37 @@ class Statistics(unittest.TestCase):
         self.assertAlmostEqual(mean[0], 19.5)
         self.assertAlmostEqual(error[0], np.std([4.5, 14.5, 24.5, 34.5], ddof=1) / 2.0)
 
+    @staticmethod
+    def two_sided_t6(t):
+        """P(|T| >= t) for Student's t with 6 degrees of freedom (closed form for even dof)."""
+        x = 6.0 / (6.0 + t * t)
+        return 1.0 - t / math.sqrt(6.0 + t * t) * (1.0 + x / 2.0 + 3.0 * x * x / 8.0)
+
     def test_comparison_counts_correlated_bins_once(self):
-        # Four blocks per run in which both bins move together: their correlation is 1, so
-        # the two bins are one independent bin, and a shift of two errors in both is chi2 8
-        # that is distributed as 2 chi2_1 without a difference: p = P(chi2_1 >= 4) = 0.0455.
+        # Four blocks per run in which both bins move together: their correlation is 1, so the
+        # two bins are one independent bin. A shift of two errors in both gives chi2 8. With
+        # equal numbers of blocks, z is Student's t with 2 x (4 - 1) = 6 degrees of freedom,
+        # and the chi2 is 2 t^2, so p = P(|t_6| >= 2) = 0.0924.
         together = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, 1.0], [-1.0, -1.0]])
         shift = 2.0 * math.sqrt(2.0 / 3.0)  # each bin's combined error is sqrt(2 x 4/3 / 4)
         line = exchange_report.compare("g(r)", together + shift, together)
         self.assertIn("chi2/dof 4.00 (2 bins, 1.0 independent) max|z| 2.00", line)
-        self.assertAlmostEqual(float(line.split(" p ")[1]), math.erfc(2.0 / math.sqrt(2.0)),
-                               delta=0.005)
+        self.assertAlmostEqual(float(line.split(" p ")[1]), self.two_sided_t6(2.0), delta=0.006)
 
-    def test_comparison_of_independent_bins_is_a_plain_chi2(self):
-        # Blocks whose bins are uncorrelated: two independent bins, and z = (2, 0) gives chi2 4
-        # with p = P(chi2_2 >= 4) = exp(-2).
+    def test_comparison_of_independent_bins(self):
+        # Blocks whose bins are uncorrelated: two independent bins, each z a t_6 as above, and
+        # z = (2, 0): p = P(t_1^2 + t_2^2 >= 4), integrated over t_1 with the t_6 density.
         apart = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
         shift = np.array([2.0 * math.sqrt(1.0 / 3.0), 0.0])
         line = exchange_report.compare("U_B histogram", apart + shift, apart)
         self.assertIn("chi2/dof 2.00 (2 bins, 2.0 independent) max|z| 2.00", line)
-        self.assertAlmostEqual(float(line.split(" p ")[1]), math.exp(-2.0), delta=0.01)
+        t = np.linspace(-60.0, 60.0, 240001)
+        density = (1.0 + t * t / 6.0) ** -3.5 * math.gamma(3.5) / (
+            math.sqrt(6.0 * math.pi) * math.gamma(3.0))
+        rest = np.array([self.two_sided_t6(math.sqrt(4.0 - u * u)) if u * u < 4.0 else 1.0
+                         for u in t])
+        expected = float(np.sum(density * rest) * (t[1] - t[0]))
+        self.assertAlmostEqual(float(line.split(" p ")[1]), expected, delta=0.01)
 
     def test_histogram_rows_are_normalised_densities(self):
         edges = np.array([0.0, 1.0, 3.0])

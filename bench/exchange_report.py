@@ -43,8 +43,9 @@ ORDER = ["md", "swap", "identity", "flow", "poor"]
 # Overlap: a site still holds an atom of its species within this distance (units of sigma_AA),
 # the usual choice for Kob-Andersen mixtures (about a third of the nearest-neighbour distance).
 OVERLAP_RADIUS = 0.3
-# The null distribution of a comparison's chi2: draws, and a fixed seed so that a table repeats.
-NULL_DRAWS = 20000
+# The null distribution of a comparison's chi2: 40 x 500 draws (in chunks, to bound memory), and
+# a fixed seed so that a table repeats.
+NULL_CHUNKS = 40
 NULL_CHUNK = 500
 NULL_SEED = 12345
 # Time origins per lag for the overlap (its cost is origins x N^2 per lag).
@@ -96,12 +97,6 @@ def block_means(per_frame, blocks=BLOCKS):
     if usable == 0:
         fail(f"fewer than {blocks} frames: run longer")
     return np.asarray(per_frame[:usable]).reshape(blocks, usable // blocks, -1).mean(axis=1)
-
-
-def blocked(per_frame, blocks=BLOCKS):
-    """Mean over frames [F, bins] and its standard error from `blocks` consecutive blocks."""
-    means = block_means(per_frame, blocks)
-    return means.mean(axis=0), means.std(axis=0, ddof=1) / math.sqrt(blocks)
 
 
 def read_samples(folder):
@@ -338,13 +333,18 @@ def rdf_per_frame(run, edges):
     return out
 
 
+def difference_variance(blocks_a, blocks_b):
+    """Variance of the difference of two runs' blocked means, bins last: [..., blocks, bins]."""
+    return (blocks_a.var(axis=-2, ddof=1) / blocks_a.shape[-2]
+            + blocks_b.var(axis=-2, ddof=1) / blocks_b.shape[-2])
+
+
 def difference_z(blocks_a, blocks_b):
     """z-scores of the difference of two runs' blocked means, bins last: [..., blocks, bins]."""
     import numpy as np
 
-    variance = (blocks_a.var(axis=-2, ddof=1) / blocks_a.shape[-2]
-                + blocks_b.var(axis=-2, ddof=1) / blocks_b.shape[-2])
-    return (blocks_a.mean(axis=-2) - blocks_b.mean(axis=-2)) / np.sqrt(variance)
+    return ((blocks_a.mean(axis=-2) - blocks_b.mean(axis=-2))
+            / np.sqrt(difference_variance(blocks_a, blocks_b)))
 
 
 def compare(name, blocks_a, blocks_b, min_error=0.0):
@@ -361,8 +361,7 @@ def compare(name, blocks_a, blocks_b, min_error=0.0):
     chi2 computed from them, estimated errors included."""
     import numpy as np
 
-    error = np.sqrt(blocks_a.var(axis=0, ddof=1) / len(blocks_a)
-                    + blocks_b.var(axis=0, ddof=1) / len(blocks_b))
+    error = np.sqrt(difference_variance(blocks_a, blocks_b))
     keep = error > min_error
     blocks_a, blocks_b = blocks_a[:, keep], blocks_b[:, keep]
     z = difference_z(blocks_a, blocks_b)
@@ -376,11 +375,11 @@ def compare(name, blocks_a, blocks_b, min_error=0.0):
     effective = lambdas.sum() ** 2 / (lambdas ** 2).sum()
     rng = np.random.default_rng(NULL_SEED)
     larger = 0
-    for _ in range(NULL_DRAWS // NULL_CHUNK):
+    for _ in range(NULL_CHUNKS):
         draw_a = rng.standard_normal((NULL_CHUNK, len(blocks_a), len(blocks_a))) @ factor_a
         draw_b = rng.standard_normal((NULL_CHUNK, len(blocks_b), len(blocks_b))) @ factor_b
         larger += int(np.sum(np.sum(difference_z(draw_a, draw_b) ** 2, axis=-1) >= chi2))
-    p = larger / (NULL_DRAWS // NULL_CHUNK * NULL_CHUNK)
+    p = larger / (NULL_CHUNKS * NULL_CHUNK)
     return (f"{name} chi2/dof {chi2 / keep.sum():.2f} ({keep.sum()} bins, {effective:.1f} "
             f"independent) max|z| {np.abs(z).max():.2f} p {p:.3f}")
 

@@ -73,10 +73,14 @@ class Statistics(unittest.TestCase):
 
     def test_blocked_means_and_errors_by_hand(self):
         values = np.arange(40, dtype=float).reshape(40, 1)
-        mean, error = exchange_report.blocked(values, blocks=4)
+        means = exchange_report.block_means(values, blocks=4)
         # blocks of 10: means 4.5, 14.5, 24.5, 34.5
-        self.assertAlmostEqual(mean[0], 19.5)
-        self.assertAlmostEqual(error[0], np.std([4.5, 14.5, 24.5, 34.5], ddof=1) / 2.0)
+        np.testing.assert_allclose(means[:, 0], [4.5, 14.5, 24.5, 34.5])
+        # their difference from blocks shifted by 1: variance 2 x var(means) / 4
+        variance = exchange_report.difference_variance(means + 1.0, means)
+        self.assertAlmostEqual(variance[0], 2.0 * np.var(means[:, 0], ddof=1) / 4.0)
+        self.assertAlmostEqual(exchange_report.difference_z(means + 1.0, means)[0],
+                               1.0 / math.sqrt(variance[0]))
 
     @staticmethod
     def two_sided_t6(t):

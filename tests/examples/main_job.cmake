@@ -15,8 +15,8 @@ file(MAKE_DIRECTORY "${WORK_DIR}")
 set(_inputs "${SOURCE_DIR}/examples/lammps_inputs")
 set(_set_frames 100)
 # fix flowmap holds 1000 frames of each state out for validation and trains on batches of 128,
-# so 1200 target frames, and 130 training steps' worth of MD (130 * 20 frames of 100 steps),
-# of which the first 1128 frames fill the source pool before the first optimizer step.
+# so 1200 target frames, and train_steps 65: a training run of 65 * 20 frames of 100 MD steps,
+# whose first 1128 frames fill the source pool before the first optimizer step.
 execute_process(COMMAND "${MPIEXEC}" ${NUMPROC_FLAG} 2 "${LMP}" -in "${_inputs}/in.wca2lj"
     -var plugin "${PLUGIN}" -var inputs "${_inputs}" -var tools "${SOURCE_DIR}/tools"
     -var plots no -var job_time unlimited -var target_frames 1200 -var train_steps 65

@@ -20,7 +20,7 @@ set(_set_frames 100)
 # so 1200 target frames; the first 1128 source frames fill the pool before the first optimizer
 # step. The reserve keeps the training to at least a minute and predicts about 30 s for this
 # evaluation (most of it the set-ups' 25 s, about 8 s in fact), so the training stops after
-# 60 to 65 s of the 100, long before train_steps and 25 s before the backstop.
+# 60 to 65 s of the 100, long before train_steps and the backstop timer (the 93 s or so left).
 execute_process(COMMAND "${MPIEXEC}" ${NUMPROC_FLAG} 2 "${LMP}" -in "${_inputs}/in.wca2lj"
     -var plugin "${PLUGIN}" -var inputs "${_inputs}" -var tools "${SOURCE_DIR}/tools"
     -var plots no -var job_time 1:40 -var target_frames 1200 -var train_steps 100000

@@ -4,6 +4,8 @@
 
 #include "flowmap_conditioner.h"
 
+#include "flowmap_pair_bias.h"
+
 #include <cmath>
 #include <string>
 
@@ -59,9 +61,7 @@ torch::Tensor ConditionerImpl::forward(const torch::Tensor &u, const torch::Tens
                        .unflatten(-1, {2 * inputs_, frequencies_})
                        .narrow(-1, 0, pair_frequencies_)
                        .flatten(-2);
-    const auto w = torch::cat({pair_weights_, pair_weights_}, -1);           // [H, 2C]
-    const auto x = y.unsqueeze(1) * w.unsqueeze(0).unsqueeze(2);             // [B, H, P, 2C]
-    bias = torch::matmul(x, y.unsqueeze(1).transpose(-1, -2));               // [B, H, P, P]
+    bias = pair_bias(y, torch::cat({pair_weights_, pair_weights_}, -1));    // [B, H, P, P]
   }
   auto h = embed_->forward(f);
   for (auto &layer : layers_) h = layer->forward(h, bias);

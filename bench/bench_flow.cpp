@@ -12,6 +12,7 @@
 #include "flowmap_blas_check.h"
 #include "flowmap_coordinates.h"
 #include "flowmap_model.h"
+#include "flowmap_pair_bias.h"
 #include "flowmap_spline.h"
 #include "flowmap_flow_kernel.h"
 #include "flowmap_tensor_cache.h"
@@ -245,6 +246,32 @@ void compare_splines(const FlowOptions &o, std::int64_t batch, std::int64_t repe
   }
 }
 
+// The conditioner's pair bias at the network's shapes, as one node against LibTorch's broadcast
+// product and bmm (forward and backward with a unit upstream gradient): justifies the node.
+void compare_pair_bias(const FlowOptions &o, std::int64_t batch, std::int64_t repeat)
+{
+  if (o.pair_frequencies == 0 || o.layers == 0) return;
+  const auto p = o.num_particles - 1;
+  // the conditioner's inputs: every component in a particle split, the other ones otherwise
+  const auto inputs = o.split == CouplingSplit::particle ? o.dimension : o.dimension - 1;
+  const auto features = 2 * inputs * o.pair_frequencies;
+  const auto opts = torch::TensorOptions().dtype(o.dtype);
+  const auto y = torch::rand({batch, p, features}, opts) * 2 - 1;
+  const auto w = torch::full({o.heads, features}, 2.0, opts);
+  auto go = [&](const std::function<torch::Tensor(const torch::Tensor &, const torch::Tensor &)> &f) {
+    return time_ms(
+        [&]() {
+          f(y.detach().requires_grad_(true), w.detach().requires_grad_(true)).sum().backward();
+        },
+        repeat);
+  };
+  const double node = go(pair_bias), reference = go(pair_bias_reference);
+  std::printf("  pair bias of one coupling (%lld x %lld features) forward+backward: one node "
+              "%.3f ms, broadcast product and bmm %.3f ms (x%.1f)\n",
+              static_cast<long long>(batch * p), static_cast<long long>(features), node,
+              reference, reference / node);
+}
+
 // LibTorch's own encoder layer at the same shapes, against ours (forward, or forward and
 // backward): justifies the hand-written one.
 void compare_encoders(const FlowOptions &o, std::int64_t batch, std::int64_t repeat)
@@ -371,6 +398,7 @@ void bench(const Args &a, const std::string &preset)
     report("training step", step, time_pieces(o, a.batch, true, false, a.repeat),
            time_pieces(o, a.batch, true, true, a.repeat));
   compare_splines(o, a.batch, a.repeat);
+  compare_pair_bias(o, a.batch, a.repeat);
   compare_encoders(o, a.batch, a.repeat);
 }
 

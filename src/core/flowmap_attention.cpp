@@ -74,7 +74,8 @@ void batched_product(const Matrices &a, bool transpose_a, const Matrices &b, boo
 // CPU softmax takes 3.5x as long on rows of 31 as on rows of 32 (its vectorised loop handles
 // the tail element by element), and attention rows have N - 1 elements. Here only the
 // exponential is LibTorch's, on the whole buffer at once; the row maxima and sums are plain
-// loops.
+// loops. (The flow kernel's softmax_rows, for a few configurations, calls std::exp per element
+// on rows it owns; this one wants LibTorch's vectorised exp over the batch.)
 torch::Tensor softmax_rows_(torch::Tensor scores)
 {
   if (!scores.device().is_cpu()) return torch::softmax(scores, -1);

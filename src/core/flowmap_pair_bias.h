@@ -1,13 +1,13 @@
 /* -*- c++ -*- ----------------------------------------------------------
    USER-FLOWMAP: the conditioner's pair bias sum_k w_hk y_ik y_jk as one autograd node.
 
-   Written with LibTorch's operations, the bias is a batched product of [P, K] by [K, P]
-   matrices with K = 4 in 2D, and LibTorch 1.13's CPU bmm multiplies such matrices one at a
-   time, with a select, an as_strided and a conjugation check each: 128 matrices per call and
-   three calls per coupling (forward and two in backward) cost about 15 % of a training step
-   of the default network, a hundred times the arithmetic. Here the forward and backward
-   passes are plain loops over the configurations. Off the CPU the node is the batched
-   product, so that the device path stays LibTorch's.
+   Written with LibTorch's operations, the bias is a broadcast product and a batched product
+   of [P, K] by [K, P] matrices with K = 4 in 2D, which LibTorch 1.13's CPU bmm multiplies one
+   at a time; with the broadcast's backward the bias took about 15 % of a training step of
+   the default network. Here the forward and backward passes are loops whose innermost index
+   runs over particles, so that they vectorise (with the feature index innermost, the same
+   loops were no faster than LibTorch). Off the CPU the node is LibTorch's formulation, so that
+   the device path stays LibTorch's.
 ------------------------------------------------------------------------- */
 
 #ifndef FLOWMAP_PAIR_BIAS_H

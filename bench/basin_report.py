@@ -156,8 +156,11 @@ def main(argv=None):
     parser.add_argument("--reference", nargs=4, type=float, metavar=("E", "dE", "C", "dC"))
     parser.add_argument("--tolerance", type=float, default=TOLERANCE)
     parser.add_argument("--cpu-seconds", type=float,
-                        help="CPU seconds of the frames' MD and of the map, for the cost per "
-                             "effective sample")
+                        help="CPU seconds of the frames' MD and of the map's passes, for the "
+                             "cost per effective sample")
+    parser.add_argument("--md-seconds", type=float,
+                        help="the part of --cpu-seconds spent on the frames' MD, all that "
+                             "temperature reweighting costs")
     args = parser.parse_args(argv)
     if not (args.source > 0.0 and args.target > 0.0):
         fail(f"temperatures must be positive (source {args.source}, target {args.target})")
@@ -199,11 +202,14 @@ def main(argv=None):
     if args.cpu_seconds:
         # effective samples from the energy error: (sigma / error)^2, sigma = sqrt(c_V T^2 / N)
         # per atom, which counts the correlation of the frames that Kish's RESS does not
-        for label, ress, e, de, c, dc in rows:
+        costs = (args.cpu_seconds, args.md_seconds)
+        for (label, ress, e, de, c, dc), seconds in zip(rows, costs):
+            if not seconds:
+                continue
             effective = c * args.target ** 2 / args.atoms / de ** 2
             print(f"  {label}: {effective:.0f} effective samples from the energy error "
-                  f"(Kish: {ress * n:.0f}), {args.cpu_seconds / effective:.3f} CPU s each "
-                  f"({args.cpu_seconds:.0f} CPU s, the map's passes included)")
+                  f"(Kish: {ress * n:.0f}), {seconds / effective:.3g} CPU s each "
+                  f"(of {seconds:.0f} CPU s)")
     half = n // 2
     for name, part in (("first half", slice(0, half)), ("second half", slice(half, n))):
         e, c = moments(weight[part], first[part], second[part], args.atoms, args.target)

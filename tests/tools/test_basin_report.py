@@ -131,12 +131,27 @@ class CommandLine(unittest.TestCase):
             done = self.run_tool("--atoms", "43", "--source", "0.3", "--target", "0.2",
                                  "--contracted", paths[0], "--expanded", paths[1],
                                  "--target-frames", paths[2],
-                                 "--reference", str((-100 + 8.4) / 43), "0.001", "0.9767", "0.01")
+                                 "--reference", str((-100 + 8.4) / 43), "0.001", "0.9767", "0.01",
+                                 "--cpu-seconds", "100", "--md-seconds", "40")
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("images that stayed in their basin: 4000 (1.00000)", done.stdout)
         # harmonic: the map alone removes the whole mismatch, J = 0 to rounding
         line = next(l for l in done.stdout.splitlines() if l.startswith("J = "))
         self.assertAlmostEqual(float(line.split("basin map ")[1].split()[0]), 0.0, places=6)
+        # cost: the seconds given over (sigma / error)^2, sigma^2 = c_V T^2 / N per atom
+        rows = {l.split()[0]: l.split() for l in done.stdout.splitlines()
+                if l.startswith(("basin map", "identity ("))}
+        costs = [l for l in done.stdout.splitlines() if "effective samples from the energy" in l]
+        self.assertEqual(len(costs), 2)
+        for cost, key, seconds in zip(costs, ("basin", "identity"), (100.0, 40.0)):
+            row = rows[key]
+            c, de = float(row[-5]), float(row[-6])
+            printed = float(cost.split(":")[1].split()[0])
+            # the table rounds the error to 5 decimals, a few per cent of it here
+            self.assertAlmostEqual(printed / (c * 0.2 ** 2 / 43 / de ** 2), 1.0, delta=0.1)
+            self.assertIn(f"CPU s each (of {seconds:.0f} CPU s)", cost)
+            each = float(cost.split("), ")[1].split()[0])
+            self.assertAlmostEqual(each * printed / seconds, 1.0, delta=0.02)   # both rounded
 
     def test_unequal_numbers_of_tables_are_refused(self):
         with tempfile.TemporaryDirectory() as tmp:

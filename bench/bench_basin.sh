@@ -107,9 +107,10 @@ reference_args=
 [ -n "${REFERENCE:-}" ] && reference_args="--reference $REFERENCE"
 # The cost: every chain's MD and its two passes, each one process on a core of its own, so
 # wall time is CPU time (a loaded machine overstates it).
-cpu=$( (cat "$out"/chain_*/*.seconds; awk '/^Total wall time:/ { split($4, t, ":");
-  print t[1] * 3600 + t[2] * 60 + t[3] }' "$out"/chain_*/log.lammps) | awk '{ s += $1 } END { print s }')
+md=$(awk '/^Total wall time:/ { split($4, t, ":"); s += t[1] * 3600 + t[2] * 60 + t[3] }
+  END { print s }' "$out"/chain_*/log.lammps)
+cpu=$(cat "$out"/chain_*/*.seconds | awk -v s="$md" '{ s += $1 } END { print s }')
 # shellcheck disable=SC2086
 "$python" "$here/basin_report.py" --atoms 43 --source "$t_source" --target "$t_target" \
   --contracted "$out"/chain_*/contracted.txt --expanded "$out"/chain_*/expanded.txt \
-  --cpu-seconds "$cpu" $target_args $reference_args | tee "$out/report.txt"
+  --cpu-seconds "$cpu" --md-seconds "$md" $target_args $reference_args | tee "$out/report.txt"

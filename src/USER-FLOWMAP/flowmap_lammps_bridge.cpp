@@ -133,6 +133,8 @@ class FlowMapBridge::Helper {
   bool box_is(const double *lengths) const;
   // Energy of one configuration (N*d, particle-major); forces (N*d) when not null.
   double compute(const double *positions, double *forces, bool regularised);
+  // See FlowMapBridge::inherent_structure; returns nothing, the caller evaluates the minimum.
+  void minimize(const double *positions, double *minimum, double force_tolerance);
   bool direct() const { return direct_; }
   double core_radius(int itype, int jtype) const { return core_[itype * (ntypes_ + 1) + jtype]; }
   bool interacting(int itype, int jtype) const;
@@ -153,6 +155,7 @@ class FlowMapBridge::Helper {
   BridgeNeighborList *core_list_ = nullptr;
   bool direct_capable_ = false;    // pairwise with single(), few enough atoms, allowed
   bool direct_ = false;            // ... and the cutoff below half the box
+  bool minimizer_ready_ = false;   // the fix a 2D minimisation needs exists
 
   void command(const std::string &line, const std::string &context);
   double pair_term(int i, int j, int itype, int jtype, double rsq, bool core, double &fpair);
@@ -340,6 +343,38 @@ double FlowMapBridge::Helper::compute(const double *positions, double *forces, b
     energy += pair->etail / (domain->xprd * domain->yprd * domain->zprd);
   }
   return energy;
+}
+
+void FlowMapBridge::Helper::minimize(const double *positions, double *minimum,
+                                     double force_tolerance)
+{
+  const std::string context = "energy bridge minimisation";
+  if (!minimizer_ready_) {
+    // Forces of a 2D pair style have no z part, but LAMMPS's line search moves along the whole
+    // force vector, and enforce2d is what 2D runs everywhere else in LAMMPS use.
+    if (dim_ == 2) command("fix flowmap_bridge_plane all enforce2d", context);
+    minimizer_ready_ = true;
+  }
+  Atom *atom = lmp_->atom;
+  std::vector<double> start(static_cast<std::size_t>(natoms_) * dim_);
+  for (int t = 0; t < natoms_; ++t) {
+    const int i = atom->map(t + 1);
+    for (int k = 0; k < dim_; ++k) {
+      start[t * dim_ + k] = wrap(positions[t * dim_ + k], box_[k]);
+      atom->x[i][k] = start[t * dim_ + k];
+    }
+    if (dim_ == 2) atom->x[i][2] = 0.0;
+    atom->image[i] = ((imageint) IMGMAX << IMG2BITS) | ((imageint) IMGMAX << IMGBITS) | IMGMAX;
+  }
+  command("minimize 0.0 " + number(force_tolerance) + " 100000 1000000", context);
+  for (int t = 0; t < natoms_; ++t) {
+    const int i = atom->map(t + 1);
+    double unwrapped[3];
+    lmp_->domain->unmap(atom->x[i], atom->image[i], unwrapped);
+    // the path from the wrapped start, added to the caller's own (possibly unwrapped) start
+    for (int k = 0; k < dim_; ++k)
+      minimum[t * dim_ + k] = positions[t * dim_ + k] + (unwrapped[k] - start[t * dim_ + k]);
+  }
 }
 
 // The LAMMPS way: positions into the helper, ghosts and neighbor lists rebuilt, the pair
@@ -553,6 +588,23 @@ std::string FlowMapBridge::core_radii_text() const
 std::int64_t FlowMapBridge::dimension() const
 {
   return setup_.dimension;
+}
+
+double FlowMapBridge::inherent_structure(const double *positions, const double *box_lengths,
+                                         double *minimum, double force_tolerance)
+{
+  if (!(force_tolerance > 0.0) || !std::isfinite(force_tolerance))
+    throw FlowMapBridgeError("energy bridge: the minimiser's force tolerance must be > 0, got " +
+                             number(force_tolerance));
+  if (!helper_->box_is(box_lengths)) helper_->set_box(box_lengths);
+  const std::size_t nvalues = static_cast<std::size_t>(num_particles()) * setup_.dimension;
+  for (std::size_t v = 0; v < nvalues; ++v)
+    if (!std::isfinite(positions[v])) {
+      std::fill(minimum, minimum + nvalues, std::numeric_limits<double>::quiet_NaN());
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+  helper_->minimize(positions, minimum, force_tolerance);
+  return helper_->compute(minimum, nullptr, false);
 }
 
 void FlowMapBridge::evaluate(const double *positions, std::int64_t nconf,

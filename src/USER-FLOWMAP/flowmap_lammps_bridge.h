@@ -99,6 +99,14 @@ class FlowMapBridge : public flowmap::EnergyModel {
   void evaluate(const double *positions, std::int64_t nconf, const double *box_lengths,
                 double *energies, double *forces, bool regularised) override;
 
+  // The inherent structure of one configuration: LAMMPS's `minimize` (conjugate gradient,
+  // energy tolerance 0, force tolerance force_tolerance, at most 100000 iterations) run on this
+  // rank's helper from positions (N*d, particle-major) in a box of box_lengths. Writes the
+  // minimum to minimum (N*d), each particle unwrapped along its path from its start, and
+  // returns its energy as evaluate() gives it. On this rank only.
+  double inherent_structure(const double *positions, const double *box_lengths, double *minimum,
+                            double force_tolerance);
+
   const FlowMapBridgeSetup &setup() const { return setup_; }
   // The regularisation's radius for types itype, jtype (1..ntypes; 0: not regularised).
   double core_radius(int itype, int jtype) const;

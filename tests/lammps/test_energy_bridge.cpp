@@ -7,7 +7,9 @@
 #include "lammps_fixture.h"
 
 #include "library.h"
+#include "lmptype.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -231,6 +233,88 @@ TEST(EnergyBridge, DistributedEqualsLocal)
     bridge.evaluate(&scaled[c * nd], 1, &boxes[c * s.dimension], &e, nullptr, false);
     EXPECT_EQ(e_boxes[c], e) << "configuration " << c;
   }
+}
+
+namespace {
+
+// LAMMPS's own minimize of the same configuration in a normal instance (on all ranks): the
+// minimum unwrapped by its image flags, and its energy.
+double reference_minimum(const System &s, const std::vector<std::string> &pair_commands,
+                         std::vector<double> &minimum)
+{
+  LammpsRunner runner;
+  const int d = s.dimension;
+  runner.commands({"units lj", "dimension " + std::to_string(d), "boundary p p p",
+                   "atom_style atomic", "atom_modify map array"});
+  std::string region = "region box block";
+  for (int k = 0; k < 3; ++k)
+    region += k < d ? " 0 " + std::to_string(s.box[k]) : std::string(" -0.5 0.5");
+  runner.commands({region, "create_box 2 box", "mass * 1.0"});
+  const int n = static_cast<int>(s.types.size());
+  std::vector<double> x(3 * n, 0.0);
+  std::vector<tagint> ids(n);
+  for (int i = 0; i < n; ++i) {
+    ids[i] = i + 1;
+    for (int k = 0; k < d; ++k) x[3 * i + k] = s.positions[i * d + k];
+  }
+  lammps_create_atoms(runner.lmp(), n, ids.data(), s.types.data(), x.data(), nullptr, nullptr,
+                      0);
+  runner.commands(pair_commands);
+  if (d == 2) runner.command("fix plane all enforce2d");
+  runner.commands({"thermo_style custom step pe", "thermo_modify norm no",
+                   "minimize 0.0 1e-10 100000 1000000", "variable energy equal pe"});
+  std::vector<double> wrapped(3 * n);
+  std::vector<int> image(n);
+  lammps_gather_atoms(runner.lmp(), (char *) "x", 1, 3, wrapped.data());
+  lammps_gather_atoms(runner.lmp(), (char *) "image", 0, 1, image.data());
+  minimum.assign(static_cast<std::size_t>(n) * d, 0.0);
+  for (int i = 0; i < n; ++i) {
+    const imageint img = image[i];
+    const int shift[3] = {static_cast<int>((img & IMGMASK) - IMGMAX),
+                          static_cast<int>((img >> IMGBITS & IMGMASK) - IMGMAX),
+                          static_cast<int>((img >> IMG2BITS) - IMGMAX)};
+    for (int k = 0; k < d; ++k) minimum[i * d + k] = wrapped[3 * i + k] + shift[k] * s.box[k];
+  }
+  return runner.equal_variable("energy");
+}
+
+}    // namespace
+
+// The inherent structure found by the helper equals LAMMPS's minimize in a normal instance,
+// unwrapped from the caller's start (here shifted by a box vector), with vanishing forces.
+TEST(EnergyBridge, InherentStructureEqualsLammpsMinimize)
+{
+  for (int d : {2, 3}) {
+    const System s = test_system(d);
+    const auto commands = pair_cases()[0].commands;
+    FlowMapBridge bridge(setup_for(s, commands));
+    std::vector<double> expected;
+    const double e_expected = reference_minimum(s, commands, expected);
+    std::vector<double> start = s.positions, minimum(start.size());
+    for (std::size_t v = 0; v < start.size(); v += d) start[v] += s.box[0];
+    const double e = bridge.inherent_structure(start.data(), s.box.data(), minimum.data(), 1e-10);
+    EXPECT_NEAR(e, e_expected, 1e-9 * std::fabs(e_expected)) << d << "D";
+    EXPECT_LT(e, energy_of(bridge, s.positions, s.box)) << d << "D";
+    double largest = 0.0, moved = 0.0;
+    for (std::size_t v = 0; v < minimum.size(); ++v) {
+      const double unshifted = minimum[v] - (v % d == 0 ? s.box[0] : 0.0);
+      largest = std::max(largest, std::fabs(unshifted - expected[v]));
+      moved = std::max(moved, std::fabs(unshifted - s.positions[v]));
+    }
+    EXPECT_LT(largest, 1e-6) << d << "D";
+    EXPECT_GT(moved, 1e-3) << d << "D: the minimiser did not move the atoms";
+    std::vector<double> forces;
+    energy_of(bridge, minimum, s.box, false, &forces);
+    for (double f : forces) EXPECT_LT(std::fabs(f), 1e-6) << d << "D";
+    // the helper still evaluates other configurations as before
+    EXPECT_NEAR(energy_of(bridge, s.positions, s.box), reference_energy(s, commands),
+                1e-10 * std::fabs(e_expected));
+  }
+  FlowMapBridge bridge(setup_for(test_system(2), pair_cases()[0].commands));
+  std::vector<double> minimum(test_system(2).positions.size());
+  EXPECT_THROW(bridge.inherent_structure(test_system(2).positions.data(),
+                                         test_system(2).box.data(), minimum.data(), 0.0),
+               FlowMapBridgeError);
 }
 
 TEST(EnergyBridge, BoxChangeEqualsFreshBridge)

@@ -5,6 +5,7 @@
 #include "compute_ress_direct.h"
 
 #include "compute_ress_scan.h"
+#include "flowmap_basin_map.h"
 #include "flowmap_collective.h"
 #include "flowmap_distributed_energy.h"
 #include "flowmap_lammps_bridge.h"
@@ -29,6 +30,12 @@
 using namespace LAMMPS_NS;
 
 namespace {
+
+// The minimiser's force tolerance, and how close two minima must be to be one inherent
+// structure: minimisations from one basin agree to about 1e-11, distinct minima differ by far
+// more than 1e-6 (lengths in the simulation's units).
+constexpr double kMinimiserForceTolerance = 1e-10;
+constexpr double kSameMinimum = 1e-6;
 
 std::string joined(const std::vector<std::string> &lines)
 {
@@ -86,6 +93,20 @@ int RESSDirectSource::parse_keyword(int narg, char **arg)
                  arg[1]);
     return 2;
   }
+  if (keyword == "basin") {
+    if (narg < 2)
+      error->all(FLERR, "Illegal compute ress command: basin needs a value: auto or the "
+                        "factor s > 0 of y = m + s (x - m)");
+    basin_ = true;
+    basin_factor_ = 0.0;
+    if (strcmp(arg[1], "auto") != 0) {
+      basin_factor_ = utils::numeric(FLERR, arg[1], false, lmp);
+      if (!(basin_factor_ > 0.0 && std::isfinite(basin_factor_)))
+        error->all(FLERR, "Illegal compute ress command: basin factor {} must be auto or > 0 "
+                          "and finite", arg[1]);
+    }
+    return 2;
+  }
   if (keyword == "scan") {
     if (narg < 8)
       error->all(FLERR, "Illegal compute ress command: scan needs 7 values: rho_lo rho_hi nrho "
@@ -101,6 +122,16 @@ void RESSDirectSource::setup()
   if (target_commands_.empty())
     error->all(FLERR, "Compute ress: missing target keyword: give the target Hamiltonian as "
                       "target \"pair_style ...\" \"pair_coeff ...\"");
+  if (basin_) {
+    if (source_commands_.empty())
+      error->all(FLERR, "Compute ress {}: basin needs the source Hamiltonian as pair commands "
+                        "(source \"pair_style ...\" \"pair_coeff ...\"), not pe: the inherent "
+                        "structures and the source energies of the images come from them", id_);
+    if (density_ > 0.0 || scan_)
+      error->all(FLERR, "Compute ress {}: basin cannot be combined with {}: the basin map keeps "
+                        "the box", id_, density_ > 0.0 ? "density" : "scan");
+    if (basin_factor_ == 0.0) basin_factor_ = std::sqrt(t_target_ / t_source_);
+  }
   beta_source_ = 1.0 / (force->boltz * t_source_);
   beta_target_ = 1.0 / (force->boltz * t_target_);
   frame_.check_system(0);
@@ -108,7 +139,10 @@ void RESSDirectSource::setup()
 
   if (comm->me == 0) {
     std::string map = density_ > 0.0 ? fmt::format("isotropic scaling to density {}", density_)
-                                     : std::string("identity");
+                      : basin_ ? fmt::format("basin (y = m + {} (x - m) about each frame's "
+                                             "inherent structure m, with the identity)",
+                                             basin_factor_)
+                               : std::string("identity");
     utils::logmesg(lmp, "compute ress {}: direct mode, {} map, T_source {} -> T_target {}\n"
                         "  target: {}\n  source: {}\n", id_, map, t_source_, t_target_,
                    joined(target_commands_),
@@ -159,6 +193,7 @@ std::vector<RESSSample> RESSDirectSource::samples()
   std::vector<double> frame = frame_.gather();
   for (std::size_t v = 0; v < nd; ++v) frame[v] -= domain->boxlo[v % d];
   const std::vector<double> box_source = frame_.current_box_lengths();
+  if (basin_) return basin_samples(frame, box_source);
   const double density_source = flowmap::number_density(natoms, box_source);
 
   // Configurations for the target bridge: the direct map first, then the scan densities.
@@ -207,6 +242,64 @@ std::vector<RESSSample> RESSDirectSource::samples()
     scan_->write(t_source_, density_source, natoms);
   }
   return {sample};
+}
+
+// Every rank minimises the same frame on its own helper instead of sharing the work: three
+// minimisations of one configuration do not split, and identical inputs give every rank the
+// same samples without a broadcast.
+std::vector<RESSSample> RESSDirectSource::basin_samples(const std::vector<double> &frame,
+                                                        const std::vector<double> &box)
+{
+  const double s = basin_factor_;
+  const std::size_t nd = frame.size();
+  std::vector<double> minimum(nd), image_minimum(nd), preimage_minimum(nd);
+  std::vector<double> source_energies(3), target_energies(2);
+  std::vector<double> image, preimage;
+  try {
+    source_->inherent_structure(frame.data(), box.data(), minimum.data(),
+                                kMinimiserForceTolerance);
+    image = flowmap::scale_about_minimum(frame, minimum, box, s);
+    preimage = flowmap::scale_about_minimum(frame, minimum, box, 1.0 / s);
+    source_->inherent_structure(image.data(), box.data(), image_minimum.data(),
+                                kMinimiserForceTolerance);
+    source_->inherent_structure(preimage.data(), box.data(), preimage_minimum.data(),
+                                kMinimiserForceTolerance);
+    std::vector<double> configurations(frame);
+    configurations.insert(configurations.end(), image.begin(), image.end());
+    configurations.insert(configurations.end(), preimage.begin(), preimage.end());
+    source_->evaluate(configurations.data(), 3, box.data(), source_energies.data(), nullptr,
+                      false);
+    target_->evaluate(configurations.data(), 2, box.data(), target_energies.data(), nullptr,
+                      false);
+  } catch (FlowMapBridgeError &e) {
+    error->all(FLERR, "Compute ress {}: {}", id_, e.what());
+  }
+  const bool image_kept = flowmap::largest_displacement(image_minimum, minimum, box) <= kSameMinimum;
+  const bool has_preimage =
+      flowmap::largest_displacement(preimage_minimum, minimum, box) <= kSameMinimum;
+  const double log_det = flowmap::basin_map_log_det(frame_.natoms(), frame_.dimension(), s);
+  // Two samples per frame: log 2 makes the mean weight over samples sum_z w(z) / frames.
+  const double log_two = std::log(2.0);
+
+  RESSSample mapped;
+  mapped.step = update->ntimestep;
+  mapped.identity_target_energy = mapped.identity_log_weight =
+      std::numeric_limits<double>::quiet_NaN();
+  mapped.source_energy = source_energies[0];
+  mapped.target_energy = target_energies[1];
+  mapped.log_weight = image_kept ? flowmap::basin_mixture_log_weight(
+                                       beta_source_, beta_target_, source_energies[1],
+                                       target_energies[1], true, source_energies[0], log_det) +
+                                       log_two
+                                 : -std::numeric_limits<double>::infinity();
+  RESSSample itself = mapped;
+  itself.target_energy = target_energies[0];
+  itself.log_weight = flowmap::basin_mixture_log_weight(beta_source_, beta_target_,
+                                                        source_energies[0], target_energies[0],
+                                                        has_preimage, source_energies[2],
+                                                        log_det) +
+                      log_two;
+  return {mapped, itself};
 }
 
 double RESSDirectSource::memory_usage() const

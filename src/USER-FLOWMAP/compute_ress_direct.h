@@ -4,7 +4,9 @@
    The current frame mapped by the identity, or by the isotropic scaling
    x -> s x, s = (rho_source / rho_target)^(1/d), with log|det J| = N d log s, its target
    energy evaluated through the energy bridge, its source energy from the simulation's pe or
-   from source pair commands; optionally the state-point scan (compute_ress_scan.h).
+   from source pair commands; optionally the state-point scan (compute_ress_scan.h). Or, with
+   keyword basin, the basin map (flowmap_basin_map.h): two samples per frame, its image about
+   its inherent structure and the frame itself, with the weights of the defensive mixture.
 ------------------------------------------------------------------------- */
 
 #ifndef LMP_COMPUTE_RESS_DIRECT_H
@@ -35,7 +37,7 @@ class RESSDirectSource : public RESSSampleSource {
   double memory_usage() const override;
   const char *keywords() const override
   {
-    return "target, source, density, scan, file, bootstrap or seed";
+    return "target, source, density, scan, basin, file, bootstrap or seed";
   }
 
  private:
@@ -45,12 +47,16 @@ class RESSDirectSource : public RESSSampleSource {
   std::vector<std::string> target_commands_, source_commands_;
   double density_ = 0.0;    // 0: identity map
   std::unique_ptr<RESSScan> scan_;
+  bool basin_ = false;
+  double basin_factor_ = 0.0;    // 0 with basin: auto, sqrt(T_target / T_source)
 
   FlowMapFrame frame_;
   std::unique_ptr<FlowMapBridge> target_, source_;
   Compute *pe_ = nullptr;
 
   void build_bridges();
+  std::vector<RESSSample> basin_samples(const std::vector<double> &frame,
+                                        const std::vector<double> &box);
 };
 
 }    // namespace LAMMPS_NS

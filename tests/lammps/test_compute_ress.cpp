@@ -12,7 +12,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -188,6 +190,13 @@ class ComputeRESSRerunTest : public ComputeRESSTest {
       }
       frames_.push_back(x);
     }
+    write_frames(path);
+  }
+
+  // frames_ as a dump (box of the 4 x 8 lattice, type 1, z = 0).
+  void write_frames(const std::string &path)
+  {
+    const double a = 1.0 / std::sqrt(0.735);
     if (world_rank() == 0) {
       FILE *fp = fopen(path.c_str(), "w");
       for (int f = 0; f < kFrames; ++f) {
@@ -266,6 +275,114 @@ TEST_F(ComputeRESSRerunTest, RerunOfDumpAndFrameFile)
   }
 }
 
+// The basin map: two samples per frame, the image about the frame's inherent structure and the
+// frame itself, weighed as by hand from the bridge's own minima and energies.
+TEST_F(ComputeRESSRerunTest, BasinMapSamplesMatchTheBridgeByHand)
+{
+  const double t_a = 0.5, t_b = 0.4, s = std::sqrt(t_b / t_a);
+  const double a = 1.0 / std::sqrt(0.735);
+  const std::vector<double> box = {4 * a, 8 * a};
+  FlowMapBridgeSetup setup;
+  setup.dimension = 2;
+  setup.types.assign(kN, 1);
+  setup.box_lengths = box;
+  setup.pair_commands = kLJCommands;
+  FlowMapBridge bridge(setup);
+  auto energy = [&](const std::vector<double> &x) {
+    double u = 0.0;
+    bridge.evaluate(x.data(), 1, box.data(), &u, nullptr, false);
+    return u;
+  };
+  auto minimum_of = [&](const std::vector<double> &x) {
+    std::vector<double> m(x.size());
+    bridge.inherent_structure(x.data(), box.data(), m.data(), 1e-10);
+    return m;
+  };
+  auto about = [&](const std::vector<double> &x, const std::vector<double> &m, double f) {
+    std::vector<double> y(x.size());
+    for (std::size_t v = 0; v < x.size(); ++v) {
+      const double length = box[v % 2], dx = x[v] - m[v];
+      y[v] = m[v] + f * (dx - length * std::nearbyint(dx / length));
+    }
+    return y;
+  };
+  // Frames that vibrate about one inherent structure of LJ (the lattice itself is not one),
+  // so that most contracted images stay in their basin.
+  write_dump("lattice.dump");
+  const auto centre = minimum_of(frames_[0]);
+  std::mt19937_64 engine(7);
+  std::normal_distribution<double> vibration(0.0, 0.05);
+  for (auto &frame : frames_)
+    for (std::size_t v = 0; v < frame.size(); ++v) {
+      const double length = box[v % 2];
+      frame[v] = centre[v] + vibration(engine);
+      frame[v] -= length * std::floor(frame[v] / length);
+    }
+  write_frames("frames.dump");
+  commands(wca_system());
+  command("compute r all ress 0.5 0.4 source " + kLJ + " target " + kLJ +
+          " basin auto file basin.ress seed 5");
+  command("thermo_style custom step pe c_r[1] c_r[6]");
+  command("thermo 100");
+  command("rerun frames.dump dump x y");
+
+  auto same = [&](const std::vector<double> &p, const std::vector<double> &q) {
+    for (std::size_t v = 0; v < p.size(); v += 2) {
+      double sq = 0.0;
+      for (int k = 0; k < 2; ++k) {
+        const double d = p[v + k] - q[v + k];
+        sq += std::pow(d - box[k] * std::nearbyint(d / box[k]), 2);
+      }
+      if (sq > 1e-12) return false;
+    }
+    return true;
+  };
+  const double log_det = (2 * kN - 2) * std::log(s);
+  std::vector<double> lw, u_target;
+  int kept = 0;
+  for (const auto &x : frames_) {
+    const auto m = minimum_of(x);
+    const auto y = about(x, m, s), preimage = about(x, m, 1.0 / s);
+    const bool image_kept = same(minimum_of(y), m), has_preimage = same(minimum_of(preimage), m);
+    const double ux = energy(x), uy = energy(y), up = energy(preimage);
+    kept += image_kept;
+    lw.push_back(image_kept ? -uy / t_b - std::log(std::exp(-ux / t_a - log_det) +
+                                                   std::exp(-uy / t_a)) + std::log(2.0)
+                            : -std::numeric_limits<double>::infinity());
+    u_target.push_back(uy);
+    lw.push_back(-ux / t_b -
+                 std::log((has_preimage ? std::exp(-up / t_a - log_det) : 0.0) +
+                          std::exp(-ux / t_a)) + std::log(2.0));
+    u_target.push_back(ux);
+    EXPECT_GT(ux - energy(m), 0.5) << "the frames must not already be minima";
+  }
+  EXPECT_GT(kept, kFrames / 2) << "too few images stayed in their basin for a useful test";
+  EXPECT_EQ(element("r", 3), 2 * kFrames);
+  EXPECT_NEAR(element("r", 6), lw.back(), 1e-8 * std::fabs(lw.back()));
+  EXPECT_NEAR(element("r", 7), u_target.back(), 1e-9 * std::fabs(u_target.back()));
+  EXPECT_NEAR(element("r", 1), flowmap::kish_ress(lw), 1e-8);
+  EXPECT_NEAR(element("r", 4), flowmap::free_energy_difference(lw), 1e-7);
+  EXPECT_NEAR(element("r", 8), flowmap::reweighted_mean(lw, u_target), 1e-8);
+
+  runner_.reset();    // closes the file
+  if (world_rank() == 0) {
+    const auto lines = flowmap_test::data_lines("basin.ress");
+    ASSERT_EQ(lines.size(), 2u * kFrames);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::istringstream fields(lines[i]);
+      double step, u_from, u_to;
+      std::string log_weight;
+      fields >> step >> u_from >> u_to >> log_weight;
+      EXPECT_EQ(step, 100 * static_cast<int>(i / 2));
+      EXPECT_NEAR(u_to, u_target[i], 1e-9 * std::fabs(u_target[i]));
+      if (std::isinf(lw[i]))
+        EXPECT_EQ(log_weight, "-inf");
+      else
+        EXPECT_NEAR(std::stod(log_weight), lw[i], 1e-8 * std::fabs(lw[i]));
+    }
+  }
+}
+
 TEST_F(ComputeRESSRerunTest, SourcePairCommandsAndScanTable)
 {
   write_dump("scan.dump");
@@ -336,6 +453,15 @@ TEST_F(ComputeRESSTest, SyntaxErrors)
                       "missing target keyword");
   EXPECT_LAMMPS_ERROR(error_of("compute r all ress two 1.0 target " + kLJ),
                       "Expected floating point parameter");
+  EXPECT_LAMMPS_ERROR(error_of(ok + " basin"), "basin needs a value: auto or the factor s > 0");
+  EXPECT_LAMMPS_ERROR(error_of(ok + " source " + kLJ + " basin -0.5"),
+                      "basin factor -0.5 must be auto or > 0");
+  EXPECT_LAMMPS_ERROR(error_of(ok + " basin auto"),
+                      "basin needs the source Hamiltonian as pair commands");
+  EXPECT_LAMMPS_ERROR(error_of(ok + " source " + kLJ + " basin auto density 0.7"),
+                      "basin cannot be combined with density");
+  EXPECT_LAMMPS_ERROR(error_of(ok + " source " + kLJ + " basin 0.9 scan 0.6 0.75 5 0.6 1.0 5 t.dat"),
+                      "basin cannot be combined with scan");
 }
 
 TEST_F(ComputeRESSTest, NonPositiveTemperatureOrDensity)

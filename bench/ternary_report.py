@@ -7,7 +7,8 @@ reweighted averages of examples/lammps_inputs/in.ternary2d_map.
         weights files of compute ress (fix mode), their frames pooled in the order given:
         for the flow and for the identity (temperature reweighting) of the same frames, the
         Kish RESS, <E_pot> per atom and the heat capacity per atom c_V = (<E^2> - <E>^2) /
-        (N T^2), reweighted, with errors. --batch: also each file cut into batches of FRAMES
+        (N T^2), reweighted, with errors. Files of direct mode (4 columns, no identity; the
+        basin map's two samples per frame, say) give one row, "weights". --batch: also each file cut into batches of FRAMES
         consecutive frames (a remainder of at least half a batch is a batch of its own), one
         row each, and how far the batches scatter around the pooled values in units of their
         own errors (about 1 where the errors are honest; well above 1 where a few frames of
@@ -117,18 +118,25 @@ def read_pooled_weights(paths):
             data = flowmap_plot.read_weights(path)
         except flowmap_plot.Skipped as problem:
             fail(f"{problem}")
-        if "log_w_identity" not in data:
-            fail(f"{path}: no identity columns (a weights file of compute ress in fix mode has 6)")
         parts.append(data)
+    # direct mode (4 columns: the basin map's samples, say) has no identity baseline; mixing
+    # the two kinds would pool unlike columns
+    kinds = {"log_w_identity" in part for part in parts}
+    if len(kinds) > 1:
+        fail(f"{' '.join(paths)}: weights files of compute ress in fix mode (6 columns) and in "
+             "direct mode (4 columns) cannot be pooled")
     pooled = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     return pooled, [part["log_w"].size for part in parts]
 
 
 def estimate_rows(data, atoms, temperature, blocks=BLOCKS):
-    """[(label, frames, RESS, <E>/N, err, c_V, err)] for flow and identity of weights columns."""
+    """[(label, frames, RESS, <E>/N, err, c_V, err)] for flow and identity of weights columns
+    (fix mode), or for the weights of a direct-mode file (one row, "weights")."""
     rows = []
-    for label, energy, log_w in (("flow", data["u_to"], data["log_w"]),
-                                 ("identity", data["u_to_identity"], data["log_w_identity"])):
+    columns = ((("flow", data["u_to"], data["log_w"]),
+                ("identity", data["u_to_identity"], data["log_w_identity"]))
+               if "log_w_identity" in data else (("weights", data["u_to"], data["log_w"]),))
+    for label, energy, log_w in columns:
         rows.append((label, energy.size, flowmap_plot.kish_ress(log_w))
                     + energy_estimates(energy, log_w, atoms, temperature, blocks))
     return rows
@@ -344,7 +352,7 @@ def weights(args):
         return
     bounds = batch_bounds(sizes, args.batch)
     print(f"batches of {args.batch} frames (frames counted from the first of the first file)")
-    batches = {"flow": [], "identity": []}
+    batches = {row[0]: [] for row in pooled}
     for first, end in bounds:
         part = {key: column[first:end] for key, column in data.items()}
         for row in estimate_rows(part, args.atoms, args.temperature, args.blocks):

@@ -117,8 +117,8 @@ void ComputeRESS::open_frame_file()
     fmt::print(frame_fp_, "# compute ress {}: one line per frame mapped by fix flowmap\n"
                "# step U_from U_to log_w U_to_identity log_w_identity\n", id);
   else
-    fmt::print(frame_fp_, "# compute ress {}: one line per frame\n"
-               "# step U_source U_target log_w\n", id);
+    fmt::print(frame_fp_, "# compute ress {}: {}\n# step U_source U_target log_w\n", id,
+               source_->file_lines());
   fflush(frame_fp_);
 }
 

@@ -39,6 +39,12 @@ class RESSDirectSource : public RESSSampleSource {
   {
     return "target, source, density, scan, basin, file, bootstrap or seed";
   }
+  const char *file_lines() const override
+  {
+    return basin_ ? "one line per sample, two per frame: its image about its inherent "
+                    "structure (log_w -inf where the image left the basin), then the frame"
+                  : "one line per frame";
+  }
 
  private:
   std::string id_;

@@ -47,6 +47,8 @@ class RESSSampleSource : protected Pointers {
   virtual bool has_baseline() const { return false; }
   // The keywords of this source, for the message about an unknown one.
   virtual const char *keywords() const = 0;
+  // What one line of the per-sample file is, for its header.
+  virtual const char *file_lines() const { return "one line per frame"; }
 };
 
 }    // namespace LAMMPS_NS

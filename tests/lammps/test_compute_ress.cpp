@@ -366,6 +366,10 @@ TEST_F(ComputeRESSRerunTest, BasinMapSamplesMatchTheBridgeByHand)
 
   runner_.reset();    // closes the file
   if (world_rank() == 0) {
+    std::ifstream header("basin.ress");
+    std::string first;
+    std::getline(header, first);
+    EXPECT_NE(first.find("one line per sample, two per frame"), std::string::npos) << first;
     const auto lines = flowmap_test::data_lines("basin.ress");
     ASSERT_EQ(lines.size(), 2u * kFrames);
     for (std::size_t i = 0; i < lines.size(); ++i) {

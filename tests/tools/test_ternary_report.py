@@ -235,6 +235,33 @@ class PooledWeights(unittest.TestCase):
                           refused.stderr)
 
 
+    def test_direct_mode_files_give_one_row_and_are_not_pooled_with_fix_mode(self):
+        # the basin map's file: two samples per frame, a dropped image with log w = -inf; the
+        # row is the weighted moments of the finite samples
+        energy = [-10.0, -11.0, -10.5, -12.0, -9.0, -10.0] * 10
+        log_w = [0.0, -math.inf, 0.5, 0.2, -0.3, 0.1] * 10
+        text = "# compute ress w\n# step U_from U_to log_w\n" + "".join(
+            f"{i // 2} {e!r} {e!r} {lw!r}\n" for i, (e, lw) in enumerate(zip(energy, log_w)))
+        fix_text = "# compute ress w\n" + "".join(f"{i} -1.0 -1.0 0.0 -1.0 0.0\n" for i in range(60))
+        with tempfile.TemporaryDirectory() as tmp:
+            direct, fix = os.path.join(tmp, "direct"), os.path.join(tmp, "fix")
+            write(direct, text)
+            write(fix, fix_text)
+            done = subprocess.run([sys.executable, TOOL, "weights", direct, "--atoms", "2",
+                                   "--temperature", "0.5"], capture_output=True, text=True)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            row = next(line for line in done.stdout.splitlines() if line.startswith("weights"))
+            e, cv = ternary_report.weighted_energy_moments(energy, np.array(log_w), 2, 0.5)
+            self.assertAlmostEqual(float(row.split()[3]), e, places=5)
+            self.assertAlmostEqual(float(row.split()[6]), cv, places=3)
+            self.assertFalse(any(line.startswith(("flow", "identity"))
+                                 for line in done.stdout.splitlines()))
+            mixed = subprocess.run([sys.executable, TOOL, "weights", direct, fix, "--atoms", "2",
+                                    "--temperature", "0.5"], capture_output=True, text=True)
+            self.assertNotEqual(mixed.returncode, 0)
+            self.assertIn("cannot be pooled", mixed.stderr)
+
+
 class Tables(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

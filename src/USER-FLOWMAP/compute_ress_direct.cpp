@@ -274,7 +274,8 @@ std::vector<RESSSample> RESSDirectSource::basin_samples(const std::vector<double
   } catch (FlowMapBridgeError &e) {
     error->all(FLERR, "Compute ress {}: {}", id_, e.what());
   }
-  const bool image_kept = flowmap::largest_displacement(image_minimum, minimum, box) <= kSameMinimum;
+  const bool image_kept =
+      flowmap::largest_displacement(image_minimum, minimum, box) <= kSameMinimum;
   const bool has_preimage =
       flowmap::largest_displacement(preimage_minimum, minimum, box) <= kSameMinimum;
   const double log_det = flowmap::basin_map_log_det(frame_.natoms(), frame_.dimension(), s);

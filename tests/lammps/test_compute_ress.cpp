@@ -211,7 +211,9 @@ class ComputeRESSRerunTest : public ComputeRESSTest {
     MPI_Barrier(MPI_COMM_WORLD);
   }
 
-  std::vector<double> energies(const std::vector<std::string> &commands, double scale)
+  // A bridge for the frames' box, scaled by scale.
+  static FlowMapBridgeSetup lattice_setup(const std::vector<std::string> &commands,
+                                          double scale = 1.0)
   {
     const double a = 1.0 / std::sqrt(0.735);
     FlowMapBridgeSetup setup;
@@ -219,6 +221,12 @@ class ComputeRESSRerunTest : public ComputeRESSTest {
     setup.types.assign(kN, 1);
     setup.box_lengths = {4 * a * scale, 8 * a * scale};
     setup.pair_commands = commands;
+    return setup;
+  }
+
+  std::vector<double> energies(const std::vector<std::string> &commands, double scale)
+  {
+    const FlowMapBridgeSetup setup = lattice_setup(commands, scale);
     FlowMapBridge bridge(setup);
     std::vector<double> e;
     for (const auto &frame : frames_) {
@@ -280,14 +288,8 @@ TEST_F(ComputeRESSRerunTest, RerunOfDumpAndFrameFile)
 TEST_F(ComputeRESSRerunTest, BasinMapSamplesMatchTheBridgeByHand)
 {
   const double t_a = 0.5, t_b = 0.4, s = std::sqrt(t_b / t_a);
-  const double a = 1.0 / std::sqrt(0.735);
-  const std::vector<double> box = {4 * a, 8 * a};
-  FlowMapBridgeSetup setup;
-  setup.dimension = 2;
-  setup.types.assign(kN, 1);
-  setup.box_lengths = box;
-  setup.pair_commands = kLJCommands;
-  FlowMapBridge bridge(setup);
+  FlowMapBridge bridge(lattice_setup(kLJCommands));
+  const std::vector<double> box = bridge.setup().box_lengths;
   auto energy = [&](const std::vector<double> &x) {
     double u = 0.0;
     bridge.evaluate(x.data(), 1, box.data(), &u, nullptr, false);
@@ -464,8 +466,9 @@ TEST_F(ComputeRESSTest, SyntaxErrors)
                       "basin needs the source Hamiltonian as pair commands");
   EXPECT_LAMMPS_ERROR(error_of(ok + " source " + kLJ + " basin auto density 0.7"),
                       "basin cannot be combined with density");
-  EXPECT_LAMMPS_ERROR(error_of(ok + " source " + kLJ + " basin 0.9 scan 0.6 0.75 5 0.6 1.0 5 t.dat"),
-                      "basin cannot be combined with scan");
+  EXPECT_LAMMPS_ERROR(
+      error_of(ok + " source " + kLJ + " basin 0.9 scan 0.6 0.75 5 0.6 1.0 5 t.dat"),
+      "basin cannot be combined with scan");
 }
 
 TEST_F(ComputeRESSTest, NonPositiveTemperatureOrDensity)

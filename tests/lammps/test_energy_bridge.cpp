@@ -63,10 +63,10 @@ FlowMapBridgeSetup setup_for(const System &s, const std::vector<std::string> &pa
   return setup;
 }
 
-// LAMMPS's own `pe` of the configuration, from a normal instance on all ranks.
-double reference_energy(const System &s, const std::vector<std::string> &pair_commands)
+// A normal LAMMPS instance on all ranks holding the configuration with these pair commands.
+void load_reference(LammpsRunner &runner, const System &s,
+                    const std::vector<std::string> &pair_commands)
 {
-  LammpsRunner runner;
   const int d = s.dimension;
   runner.commands({"units lj", "dimension " + std::to_string(d), "boundary p p p",
                    "atom_style atomic", "atom_modify map array"});
@@ -84,6 +84,13 @@ double reference_energy(const System &s, const std::vector<std::string> &pair_co
   lammps_create_atoms(runner.lmp(), n, ids.data(), s.types.data(), x.data(), nullptr, nullptr,
                       0);
   runner.commands(pair_commands);
+}
+
+// LAMMPS's own `pe` of the configuration.
+double reference_energy(const System &s, const std::vector<std::string> &pair_commands)
+{
+  LammpsRunner runner;
+  load_reference(runner, s, pair_commands);
   runner.commands({"thermo_style custom step pe", "thermo_modify norm no", "run 0 post no",
                    "variable energy equal pe"});
   return runner.equal_variable("energy");
@@ -243,23 +250,9 @@ double reference_minimum(const System &s, const std::vector<std::string> &pair_c
                          std::vector<double> &minimum)
 {
   LammpsRunner runner;
+  load_reference(runner, s, pair_commands);
   const int d = s.dimension;
-  runner.commands({"units lj", "dimension " + std::to_string(d), "boundary p p p",
-                   "atom_style atomic", "atom_modify map array"});
-  std::string region = "region box block";
-  for (int k = 0; k < 3; ++k)
-    region += k < d ? " 0 " + std::to_string(s.box[k]) : std::string(" -0.5 0.5");
-  runner.commands({region, "create_box 2 box", "mass * 1.0"});
   const int n = static_cast<int>(s.types.size());
-  std::vector<double> x(3 * n, 0.0);
-  std::vector<tagint> ids(n);
-  for (int i = 0; i < n; ++i) {
-    ids[i] = i + 1;
-    for (int k = 0; k < d; ++k) x[3 * i + k] = s.positions[i * d + k];
-  }
-  lammps_create_atoms(runner.lmp(), n, ids.data(), s.types.data(), x.data(), nullptr, nullptr,
-                      0);
-  runner.commands(pair_commands);
   if (d == 2) runner.command("fix plane all enforce2d");
   runner.commands({"thermo_style custom step pe", "thermo_modify norm no",
                    "minimize 0.0 1e-10 100000 1000000", "variable energy equal pe"});

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -303,11 +304,20 @@ TEST(EnergyBridge, InherentStructureEqualsLammpsMinimize)
     EXPECT_NEAR(energy_of(bridge, s.positions, s.box), reference_energy(s, commands),
                 1e-10 * std::fabs(e_expected));
   }
-  FlowMapBridge bridge(setup_for(test_system(2), pair_cases()[0].commands));
-  std::vector<double> minimum(test_system(2).positions.size());
-  EXPECT_THROW(bridge.inherent_structure(test_system(2).positions.data(),
-                                         test_system(2).box.data(), minimum.data(), 0.0),
+  const System s = test_system(2);
+  FlowMapBridge bridge(setup_for(s, pair_cases()[0].commands));
+  std::vector<double> minimum(s.positions.size());
+  EXPECT_THROW(bridge.inherent_structure(s.positions.data(), s.box.data(), minimum.data(), 0.0),
                FlowMapBridgeError);
+  // a non-finite start gives a NaN energy and minimum, as evaluate() does, for the caller to
+  // count, and leaves the helper usable
+  std::vector<double> broken = s.positions;
+  broken[3] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(bridge.inherent_structure(broken.data(), s.box.data(), minimum.data(),
+                                                   1e-10)));
+  for (double v : minimum) EXPECT_TRUE(std::isnan(v));
+  EXPECT_NEAR(energy_of(bridge, s.positions, s.box), reference_energy(s, pair_cases()[0].commands),
+              1e-10 * std::fabs(reference_energy(s, pair_cases()[0].commands)));
 }
 
 TEST(EnergyBridge, BoxChangeEqualsFreshBridge)
